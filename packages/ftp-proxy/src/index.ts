@@ -1,1 +1,38 @@
-export {};
+export { formatHostPort, isIPv4Address, normalizeAddress, parseHostPort, sameAddress } from './address.js';
+export {
+  type FtpCommand,
+  formatEprtArgument,
+  formatPortArgument,
+  parseCommandLine,
+  parseEprtArgument,
+  parsePortArgument,
+  TRANSFER_VERBS,
+} from './commands.js';
+export { FtpParseError } from './errors.js';
+export { contentLength, LineFramer, lineTerminator, lineText } from './line-framer.js';
+export { FtpObserver, type FtpObserverOptions, type ObserverEvent } from './observer.js';
+export {
+  type FtpSessionHandle,
+  type FtpSessionStats,
+  type PipeFtpSessionOptions,
+  pipeFtpSession,
+} from './pipe.js';
+export {
+  formatEpsvReply,
+  formatPasvReply,
+  isAuthFeatureLine,
+  isPreliminary,
+  parseEpsvReply,
+  parsePasvReply,
+  ReplyFramer,
+  type ReplyLinePosition,
+  rewritePasvLine,
+} from './replies.js';
+export {
+  type Direction,
+  FtpControlSession,
+  type FtpControlSessionOptions,
+  FtpProtocolError,
+} from './session.js';
+export { stripTelnet } from './telnet.js';
+export * from './types.js';

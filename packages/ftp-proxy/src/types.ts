@@ -47,10 +47,13 @@ export interface ActiveRequest {
 
 /**
  * A data channel a broker set up. The engine advertises `endpoint` (to the FTP client for passive,
- * to the FTP server for active) and calls `release()` when the channel is superseded, the session
- * ends, or the engine no longer needs it. `release()` must be idempotent and must not throw.
- * A broker's listener accepts exactly one connection and closes itself after it or after
- * `idleTimeoutMs` without one.
+ * to the FTP server for active) and calls `release()` when the channel is superseded by a newer
+ * PASV/PORT, when the transfer command that used it got its final reply, or when the session ends.
+ *
+ * `release()` closes the listener if it has not accepted its connection yet; a data connection
+ * already accepted runs on to its natural end (a 226 can overtake the last data bytes, which travel
+ * on another channel). It must be idempotent and must not throw. A broker's listener accepts exactly
+ * one connection and closes itself after it, or after `idleTimeoutMs` without one.
  */
 export interface DataChannelLease {
   endpoint: Endpoint;
