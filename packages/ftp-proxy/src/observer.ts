@@ -1,5 +1,6 @@
 import { parseCommandLine, parseEprtArgument, parsePortArgument } from './commands.js';
 import { excerpt, FtpParseError } from './errors.js';
+import { Fifo } from './fifo.js';
 import { LineFramer, lineText } from './line-framer.js';
 import { isPreliminary, parseEpsvReply, parsePasvReply, ReplyFramer } from './replies.js';
 import { DEFAULT_POLICY, type Endpoint } from './types.js';
@@ -33,7 +34,7 @@ export class FtpObserver {
   private readonly clientFramer: LineFramer;
   private readonly serverFramer: LineFramer;
   private readonly replies = new ReplyFramer();
-  private readonly outstanding: string[] = ['<greeting>'];
+  private readonly outstanding = new Fifo<string>();
   private replyLines: string[] = [];
   private stopped = false;
 
@@ -41,6 +42,7 @@ export class FtpObserver {
     const max = options.maxLineLength ?? DEFAULT_POLICY.maxLineLength;
     this.clientFramer = new LineFramer(max);
     this.serverFramer = new LineFramer(max);
+    this.outstanding.push('<greeting>');
   }
 
   fromClient(chunk: Buffer): void {

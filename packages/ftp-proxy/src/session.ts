@@ -9,6 +9,7 @@ import {
   TRANSFER_VERBS,
 } from './commands.js';
 import { excerpt, FtpParseError } from './errors.js';
+import { Fifo } from './fifo.js';
 import { LineFramer, lineTerminator, lineText } from './line-framer.js';
 import {
   formatEpsvReply,
@@ -100,9 +101,9 @@ export class FtpControlSession {
   private readonly clientFramer: LineFramer;
   private readonly serverFramer: LineFramer;
   private readonly replyFramer = new ReplyFramer();
-  private readonly outstanding: Outstanding[] = [{ verb: GREETING }];
-  private readonly clientQueue: QueuedLine[] = [];
-  private readonly serverQueue: QueuedLine[] = [];
+  private readonly outstanding = new Fifo<Outstanding>();
+  private readonly clientQueue = new Fifo<QueuedLine>();
+  private readonly serverQueue = new Fifo<QueuedLine>();
   private clientBusy = false;
   private serverBusy = false;
   private replyHandling: ReplyHandling = 'pass';
@@ -119,6 +120,7 @@ export class FtpControlSession {
     this.policy = Object.freeze({ ...DEFAULT_POLICY, ...options.policy });
     this.clientFramer = new LineFramer(this.policy.maxLineLength);
     this.serverFramer = new LineFramer(this.policy.maxLineLength);
+    this.outstanding.push({ verb: GREETING });
   }
 
   get context(): SessionContext {
@@ -166,8 +168,8 @@ export class FtpControlSession {
     this.ended = true;
     for (const tracked of this.leases) this.release(tracked);
     this.unclaimed = undefined;
-    this.clientQueue.length = 0;
-    this.serverQueue.length = 0;
+    this.clientQueue.clear();
+    this.serverQueue.clear();
   }
 
   get isEnded(): boolean {
@@ -176,7 +178,7 @@ export class FtpControlSession {
 
   // ---------------------------------------------------------------- line scheduling
 
-  private enqueue(queue: QueuedLine[], line: QueuedLine, direction: Direction): void {
+  private enqueue(queue: Fifo<QueuedLine>, line: QueuedLine, direction: Direction): void {
     const busy = direction === 'fromClient' ? this.clientBusy : this.serverBusy;
     if (busy || queue.length > 0) {
       queue.push(line);
@@ -369,7 +371,7 @@ export class FtpControlSession {
       this.options.toClient(line);
       return;
     }
-    const head = this.outstanding[0];
+    const head = this.outstanding.peek();
     if (position.first) this.replyHandling = this.chooseHandling(position.code, head);
 
     switch (this.replyHandling) {
@@ -574,7 +576,7 @@ export class FtpControlSession {
 
   private flushLocalReplies(): void {
     if (this.serverBusy) return;
-    while (this.outstanding[0]?.localReply !== undefined) {
+    while (this.outstanding.peek()?.localReply !== undefined) {
       this.options.toClient(Buffer.from(`${this.outstanding.shift()!.localReply}\r\n`, 'latin1'));
     }
   }
