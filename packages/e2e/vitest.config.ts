@@ -4,7 +4,10 @@ export default defineProject({
   test: {
     name: 'e2e',
     include: ['src/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    globalSetup: ['src/global-setup.ts'],
+    // One topology per file, files one after another: 2 cores, and each topology moves real bytes.
+    fileParallelism: false,
+    testTimeout: 180_000,
+    hookTimeout: 240_000,
   },
 });
