@@ -1,0 +1,42 @@
+/**
+ * Errors a user can hit. Each carries a stable `code` (for scripts and tests) and a message that
+ * says what was expected and what was seen, so the CLI can print it as one line.
+ */
+export type FtpfwdErrorCode =
+  | 'usage'
+  | 'config'
+  | 'host-key-unknown'
+  | 'host-key-changed'
+  | 'host-key-revoked'
+  | 'auth-failed'
+  | 'connect-failed'
+  | 'forward-failed'
+  | 'link-down'
+  | 'closed';
+
+export class FtpfwdError extends Error {
+  readonly code: FtpfwdErrorCode;
+  constructor(code: FtpfwdErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'FtpfwdError';
+    this.code = code;
+  }
+}
+
+/** True for failures that retrying cannot fix (a reconnect loop must stop on them). */
+export function isPermanent(err: unknown): boolean {
+  return (
+    err instanceof FtpfwdError &&
+    (err.code === 'host-key-changed' ||
+      err.code === 'host-key-revoked' ||
+      err.code === 'host-key-unknown' ||
+      err.code === 'usage' ||
+      err.code === 'config')
+  );
+}
+
+/** One line, whatever was thrown. */
+export function oneLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.replace(/\s*\n\s*/g, ' ').trim();
+}

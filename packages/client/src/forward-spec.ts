@@ -1,0 +1,117 @@
+import { FtpfwdError } from './errors.js';
+
+/** `-L` forwards listen on this host, `-R` forwards ask the SSH server to listen. */
+export type ForwardDirection = 'L' | 'R';
+export type ForwardProtocol = 'tcp' | 'ftp';
+
+/** One `-L`/`-R` argument, parsed. `bindAddress` undefined = the OpenSSH default (loopback unless -g). */
+export interface ForwardSpec {
+  direction: ForwardDirection;
+  protocol: ForwardProtocol;
+  /** As written: undefined (none), '' or '*' (all interfaces), 'localhost', an address or a name. */
+  bindAddress: string | undefined;
+  bindPort: number;
+  host: string;
+  hostPort: number;
+}
+
+const SYNTAX = '[ftp/|tcp/][BIND:]PORT:HOST:HOSTPORT';
+
+/**
+ * Splits on ':' outside square brackets, so `[::1]:2121:[fe80::1]:21` works as in OpenSSH.
+ * Brackets are removed from the fields they enclose.
+ */
+function splitFields(text: string): string[] | undefined {
+  const out: string[] = [];
+  let cur = '';
+  let inBracket = false;
+  let bracketed = false;
+  for (const ch of text) {
+    if (ch === '[' && !inBracket && cur === '' && !bracketed) {
+      inBracket = true;
+      bracketed = true;
+    } else if (ch === ']' && inBracket) {
+      inBracket = false;
+    } else if (ch === ':' && !inBracket) {
+      out.push(cur);
+      cur = '';
+      bracketed = false;
+    } else {
+      if (bracketed && !inBracket) return undefined; // text after ']' before ':'
+      cur += ch;
+    }
+  }
+  if (inBracket) return undefined;
+  out.push(cur);
+  return out;
+}
+
+function parsePort(text: string, allowZero: boolean): number | undefined {
+  if (!/^\d{1,5}$/.test(text)) return undefined;
+  const n = Number(text);
+  if (n > 65535 || (!allowZero && n === 0)) return undefined;
+  return n;
+}
+
+/**
+ * Parses one forwarding argument. ssh_config's `LocalForward 2121 ftp:21` form (space between the
+ * listen and the target part) is accepted too.
+ */
+export function parseForwardSpec(direction: ForwardDirection, raw: string): ForwardSpec {
+  const bad = (why: string) =>
+    new FtpfwdError('usage', `bad -${direction} forwarding "${raw}": ${why}; expected ${SYNTAX}`);
+  let text = raw.trim();
+  let protocol: ForwardProtocol = 'tcp';
+  const m = /^(ftp|tcp)\//i.exec(text);
+  if (m) {
+    protocol = (m[1] as string).toLowerCase() as ForwardProtocol;
+    text = text.slice(m[0].length);
+  } else if (/^[a-z]+\//i.test(text)) {
+    throw bad(`unknown protocol prefix "${text.split('/')[0]}/"`);
+  }
+  text = text.replace(/\s+/g, ':');
+  const fields = splitFields(text);
+  if (!fields) throw bad('unbalanced [brackets]');
+  let bindAddress: string | undefined;
+  let rest: string[];
+  if (fields.length === 4) {
+    bindAddress = fields[0] as string;
+    rest = fields.slice(1);
+  } else if (fields.length === 3) {
+    rest = fields;
+  } else {
+    throw bad(`${fields.length} fields`);
+  }
+  const [portText, host, hostPortText] = rest as [string, string, string];
+  const bindPort = parsePort(portText, true);
+  if (bindPort === undefined) throw bad(`listen port "${portText}" is not 0-65535`);
+  if (host === '') throw bad('empty HOST');
+  if (/[\s/]/.test(host)) throw bad(`HOST "${host}" is not a host name or address`);
+  const hostPort = parsePort(hostPortText, false);
+  if (hostPort === undefined) throw bad(`HOSTPORT "${hostPortText}" is not 1-65535`);
+  return { direction, protocol, bindAddress, bindPort, host, hostPort };
+}
+
+/** `-L ftp/127.0.0.1:2121:ftp:21` again, for logs. */
+export function formatForwardSpec(spec: ForwardSpec): string {
+  const h = (s: string) => (s.includes(':') ? `[${s}]` : s);
+  const bind = spec.bindAddress === undefined ? '' : `${h(spec.bindAddress)}:`;
+  return `-${spec.direction} ${spec.protocol}/${bind}${spec.bindPort}:${h(spec.host)}:${spec.hostPort}`;
+}
+
+/** Address a local (-L) listener binds to, OpenSSH rules: explicit bind wins, else -g decides. */
+export function localBindAddress(spec: ForwardSpec, gatewayPorts: boolean): string {
+  const b = spec.bindAddress;
+  if (b === undefined) return gatewayPorts ? '0.0.0.0' : '127.0.0.1';
+  if (b === '' || b === '*') return '0.0.0.0';
+  if (b === 'localhost') return '127.0.0.1';
+  return b;
+}
+
+/** Address sent in the tcpip-forward request for a -R forwarding, as OpenSSH sends it. */
+export function remoteBindAddress(spec: ForwardSpec): string {
+  const b = spec.bindAddress;
+  if (b === undefined) return 'localhost';
+  if (b === '*') return '';
+  return b;
+}

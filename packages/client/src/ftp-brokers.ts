@@ -1,0 +1,298 @@
+import { isIP, connect as netConnect, type Server, type Socket } from 'node:net';
+import {
+  type ActiveRequest,
+  type DataChannelBroker,
+  type DataChannelLease,
+  type Endpoint,
+  normalizeAddress,
+  type PassiveRequest,
+  type SessionContext,
+  sameAddress,
+} from '@ftpfwd/ftp-proxy';
+import type { ClientChannel, TcpConnectionDetails } from 'ssh2';
+import type { ForwardContext } from './context.js';
+import { oneLine } from './errors.js';
+import { listenDataPort } from './listen.js';
+import { pipeBoth } from './pipe.js';
+
+/**
+ * Data-channel brokers for the ftp-proxy engine, built on the SSH link. One broker per FTP session
+ * (it knows that session's addresses); each lease is one listener that accepts one connection.
+ *
+ * `release()` closes a listener that is still waiting; it never cuts a data connection already
+ * accepted: the engine releases when the transfer's final reply passes, and bytes may still be in
+ * flight through the tunnel at that moment.
+ */
+
+/** An address a listener may bind to literally: `localhost` → 127.0.0.1, wildcards → 0.0.0.0. */
+function bindable(host: string): string {
+  const h = normalizeAddress(host);
+  if (h === '' || h === '*' || h === 'localhost') return h === 'localhost' ? '127.0.0.1' : '0.0.0.0';
+  return h;
+}
+
+/** An address worth advertising: a literal, non-wildcard IP; otherwise `fallback`. */
+function advertisable(host: string, fallback: string): string {
+  const h = normalizeAddress(host);
+  if (h === 'localhost') return '127.0.0.1';
+  if (isIP(h) === 0 || h === '0.0.0.0' || h === '::') return fallback;
+  return h;
+}
+
+/** Counts and logs one data channel's bytes once it is done. */
+async function pipeData(
+  ctx: ForwardContext,
+  sessionId: string,
+  a: Socket | ClientChannel,
+  b: Socket | ClientChannel,
+  what: string,
+): Promise<void> {
+  const st = await pipeBoth(a, b);
+  ctx.metrics.dataBytes.inc({ direction: 'a_to_b' }, st.bytesAtoB);
+  ctx.metrics.dataBytes.inc({ direction: 'b_to_a' }, st.bytesBtoA);
+  ctx.logger.debug(
+    { session: sessionId, a_to_b: st.bytesAtoB, b_to_a: st.bytesBtoA },
+    `data channel closed: ${what}`,
+  );
+}
+
+/**
+ * A local one-shot listener. Connections from another address than the FTP client's are refused
+ * (data-port theft in gateway mode); the first right one is handed to `onAccept` and the listener
+ * closes.
+ */
+async function oneShotLocal(
+  ctx: ForwardContext,
+  bindHost: string,
+  expectPeer: string | undefined,
+  idleMs: number,
+  onAccept: (sock: Socket) => void,
+): Promise<{ port: number; release: () => void }> {
+  let done = false;
+  let server: Server | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const stop = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    server?.close();
+  };
+  const listening = await listenDataPort(bindHost, ctx.ftp.dataPorts, (sock) => {
+    sock.on('error', () => {});
+    if (done) {
+      sock.destroy();
+      return;
+    }
+    if (expectPeer && sock.remoteAddress && !sameAddress(sock.remoteAddress, expectPeer)) {
+      ctx.logger.warn(
+        { expected: expectPeer, got: sock.remoteAddress },
+        'data connection from another address than the FTP client refused',
+      );
+      sock.destroy();
+      return;
+    }
+    stop();
+    sock.setNoDelay(true);
+    onAccept(sock);
+  });
+  server = listening.server;
+  server.on('error', () => stop());
+  timer = setTimeout(stop, idleMs);
+  timer.unref();
+  return { port: listening.port, release: stop };
+}
+
+/**
+ * A remote one-shot listener (tcpip-forward, port 0): the first connection is handed to `onAccept`,
+ * later ones are rejected; the forward is cancelled after it, on expiry or on release.
+ */
+async function oneShotRemote(
+  ctx: ForwardContext,
+  bindHost: string,
+  idleMs: number,
+  onAccept: (details: TcpConnectionDetails, accept: () => ClientChannel, reject: () => void) => void,
+): Promise<{ port: number; release: () => void }> {
+  const link = ctx.link;
+  let done = false;
+  let port = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const stop = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    if (port) link.unlistenRemote(bindHost, port);
+  };
+  port = await link.listenRemote(bindHost, 0, (details, accept, reject) => {
+    if (done) {
+      reject();
+      return;
+    }
+    stop();
+    onAccept(details, accept, reject);
+  });
+  if (done) link.unlistenRemote(bindHost, port);
+  timer = setTimeout(stop, idleMs);
+  timer.unref();
+  return { port, release: stop };
+}
+
+/** Broker for `-L ftp/`: FTP client here, FTP server beyond the SSH server. */
+export class LocalFtpBroker implements DataChannelBroker {
+  constructor(private readonly ctx: ForwardContext) {}
+
+  /** PASV/EPSV: listen where the FTP client reached us; pipe its connection into direct-tcpip. */
+  async openPassive(req: PassiveRequest, s: SessionContext): Promise<DataChannelLease> {
+    const { ctx } = this;
+    const bindHost = bindable(s.controlLocalAddress.host);
+    const l = await oneShotLocal(ctx, bindHost, s.clientAddress.host, req.idleTimeoutMs, (sock) => {
+      ctx.link
+        .openDirect(sock.remoteAddress ?? '', sock.remotePort ?? 0, req.server.host, req.server.port)
+        .then(
+          (ch) =>
+            void pipeData(
+              ctx,
+              s.sessionId,
+              sock,
+              ch,
+              `${req.command} -> ${req.server.host}:${req.server.port}`,
+            ),
+          (err: unknown) => {
+            ctx.metrics.forwardFailures.inc({ kind: 'data-channel' });
+            ctx.logger.warn({ session: s.sessionId, err: oneLine(err) }, 'passive data channel failed');
+            sock.destroy();
+          },
+        );
+    });
+    const endpoint: Endpoint = {
+      host: ctx.ftp.advertise ?? advertisable(bindHost, '127.0.0.1'),
+      port: l.port,
+    };
+    return { endpoint, release: l.release };
+  }
+
+  /**
+   * PORT/EPRT: a remote listener on the SSH server (127.0.0.1 or --remote-data-bind, port 0); the
+   * FTP server is told that address (or --remote-data-advertise) and its connection is piped to the
+   * FTP client's own listener.
+   */
+  async openActive(req: ActiveRequest, s: SessionContext): Promise<DataChannelLease> {
+    const { ctx } = this;
+    const bind = ctx.ftp.remoteDataBind ?? '127.0.0.1';
+    const r = await oneShotRemote(ctx, bind, req.idleTimeoutMs, (_d, accept, reject) => {
+      const sock = netConnect({ host: req.client.host, port: req.client.port, allowHalfOpen: true });
+      sock.setNoDelay(true);
+      sock.once('error', (err) => {
+        ctx.metrics.forwardFailures.inc({ kind: 'data-channel' });
+        ctx.logger.warn(
+          { session: s.sessionId, err: oneLine(err) },
+          `active data channel: cannot reach the FTP client at ${req.client.host}:${req.client.port}`,
+        );
+        reject();
+      });
+      sock.once('connect', () => {
+        sock.removeAllListeners('error');
+        sock.on('error', () => {});
+        let ch: ClientChannel;
+        try {
+          ch = accept();
+        } catch {
+          sock.destroy();
+          return;
+        }
+        void pipeData(ctx, s.sessionId, ch, sock, `${req.command} <- ${req.client.host}:${req.client.port}`);
+      });
+    });
+    const endpoint: Endpoint = {
+      host: ctx.ftp.remoteDataAdvertise ?? advertisable(bind, '127.0.0.1'),
+      port: r.port,
+    };
+    return { endpoint, release: r.release };
+  }
+}
+
+/**
+ * Broker for `-R ftp/`: FTP client beyond the SSH server, FTP server here. Passive listeners are
+ * remote forwards; active connections are local listeners the FTP server connects to, piped into
+ * direct-tcpip channels to the FTP client's listener.
+ */
+export class RemoteFtpBroker implements DataChannelBroker {
+  constructor(
+    private readonly ctx: ForwardContext,
+    /** Local address of our control connection to the FTP server: the FTP server sees us there. */
+    private readonly localControlAddress: string,
+  ) {}
+
+  async openPassive(req: PassiveRequest, s: SessionContext): Promise<DataChannelLease> {
+    const { ctx } = this;
+    const bind = ctx.ftp.remoteDataBind ?? bindableRemote(s.controlLocalAddress.host);
+    const r = await oneShotRemote(ctx, bind, req.idleTimeoutMs, (d, accept, reject) => {
+      if (d.srcIP && !sameAddress(d.srcIP, s.clientAddress.host)) {
+        ctx.logger.warn(
+          { expected: s.clientAddress.host, got: d.srcIP },
+          'data connection from another address than the FTP client refused',
+        );
+        reject();
+        return;
+      }
+      const sock = netConnect({ host: req.server.host, port: req.server.port, allowHalfOpen: true });
+      sock.setNoDelay(true);
+      sock.once('error', (err) => {
+        ctx.metrics.forwardFailures.inc({ kind: 'data-channel' });
+        ctx.logger.warn(
+          { session: s.sessionId, err: oneLine(err) },
+          `passive data channel: cannot reach the FTP server at ${req.server.host}:${req.server.port}`,
+        );
+        reject();
+      });
+      sock.once('connect', () => {
+        sock.removeAllListeners('error');
+        sock.on('error', () => {});
+        let ch: ClientChannel;
+        try {
+          ch = accept();
+        } catch {
+          sock.destroy();
+          return;
+        }
+        void pipeData(ctx, s.sessionId, ch, sock, `${req.command} -> ${req.server.host}:${req.server.port}`);
+      });
+    });
+    const endpoint: Endpoint = { host: ctx.ftp.advertise ?? advertisable(bind, '127.0.0.1'), port: r.port };
+    return { endpoint, release: r.release };
+  }
+
+  async openActive(req: ActiveRequest, s: SessionContext): Promise<DataChannelLease> {
+    const { ctx } = this;
+    const bindHost = bindable(this.localControlAddress);
+    const l = await oneShotLocal(ctx, bindHost, undefined, req.idleTimeoutMs, (sock) => {
+      ctx.link
+        .openDirect(sock.remoteAddress ?? '', sock.remotePort ?? 0, req.client.host, req.client.port)
+        .then(
+          (ch) =>
+            void pipeData(
+              ctx,
+              s.sessionId,
+              sock,
+              ch,
+              `${req.command} -> ${req.client.host}:${req.client.port}`,
+            ),
+          (err: unknown) => {
+            ctx.metrics.forwardFailures.inc({ kind: 'data-channel' });
+            ctx.logger.warn({ session: s.sessionId, err: oneLine(err) }, 'active data channel failed');
+            sock.destroy();
+          },
+        );
+    });
+    const endpoint: Endpoint = {
+      host: ctx.ftp.remoteDataAdvertise ?? advertisable(bindHost, '127.0.0.1'),
+      port: l.port,
+    };
+    return { endpoint, release: l.release };
+  }
+}
+
+/** The bind address for a remote data listener next to a remote control listener. */
+function bindableRemote(controlBind: string): string {
+  if (controlBind === 'localhost' || controlBind === '') return controlBind === '' ? '' : '127.0.0.1';
+  return controlBind;
+}

@@ -1,0 +1,68 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { FtpfwdError, oneLine } from './errors.js';
+
+/** Listens on host:port; resolves the bound port. Typed error naming the address on failure. */
+export function listenOn(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      reject(
+        new FtpfwdError(
+          'forward-failed',
+          `cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EADDRNOTAVAIL' ? 'address not available on this host' : oneLine(err)}`,
+        ),
+      );
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      const a = server.address();
+      resolve(typeof a === 'object' && a ? a.port : port);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ host, port, exclusive: true });
+  });
+}
+
+export interface PortRange {
+  lo: number;
+  hi: number;
+}
+
+/** `LO-HI` → range; throws a usage error naming what was expected. */
+export function parsePortRange(text: string): PortRange {
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(text.trim());
+  const lo = Number(m?.[1]);
+  const hi = Number(m?.[2]);
+  if (!m || lo < 1 || hi > 65535 || lo > hi)
+    throw new FtpfwdError('usage', `--data-ports "${text}": expected LO-HI with 1 <= LO <= HI <= 65535`);
+  return { lo, hi };
+}
+
+/**
+ * A one-connection listener for a data channel: on `host`, port 0 or the first free one of `range`
+ * (starting at a random offset so concurrent sessions rarely collide).
+ */
+export async function listenDataPort(
+  host: string,
+  range: PortRange | undefined,
+  onConnection: (sock: Socket) => void,
+): Promise<{ server: Server; port: number }> {
+  if (!range) {
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, onConnection);
+    return { server, port: await listenOn(server, host, 0) };
+  }
+  const size = range.hi - range.lo + 1;
+  const start = Math.floor(Math.random() * size);
+  for (let i = 0; i < size; i++) {
+    const port = range.lo + ((start + i) % size);
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, onConnection);
+    try {
+      return { server, port: await listenOn(server, host, port) };
+    } catch (err) {
+      server.close();
+      if (!(err instanceof FtpfwdError) || !/in use|permission/.test(err.message)) throw err;
+    }
+  }
+  throw new FtpfwdError('forward-failed', `no free port in --data-ports ${range.lo}-${range.hi} on ${host}`);
+}

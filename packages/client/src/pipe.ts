@@ -1,0 +1,55 @@
+import type { Duplex } from 'node:stream';
+
+export interface PipeStats {
+  bytesAtoB: number;
+  bytesBtoA: number;
+}
+
+/**
+ * Joins two duplex streams both ways: backpressure through `pipe`, half-close preserved (the end of
+ * one side's reading ends the other side's writing, nothing more), an error on either side destroys
+ * both. Resolves once both are closed; never rejects.
+ */
+export function pipeBoth(a: Duplex, b: Duplex): Promise<PipeStats> {
+  const stats: PipeStats = { bytesAtoB: 0, bytesBtoA: 0 };
+  a.on('data', (d: Buffer) => {
+    stats.bytesAtoB += d.length;
+  });
+  b.on('data', (d: Buffer) => {
+    stats.bytesBtoA += d.length;
+  });
+  a.pipe(b);
+  b.pipe(a);
+  return new Promise((resolve) => {
+    let open = 2;
+    const onClose = () => {
+      if (--open === 0) resolve(stats);
+    };
+    const kill = () => {
+      a.destroy();
+      b.destroy();
+    };
+    a.once('error', kill);
+    b.once('error', kill);
+    // Once both directions have ended and flushed, release both even if a peer never closes its
+    // side explicitly (autoDestroy covers sockets; this covers any other duplex).
+    let done = 0;
+    const onDone = () => {
+      if (++done === 4) setImmediate(kill);
+    };
+    for (const s of [a, b]) {
+      s.once('end', onDone);
+      s.once('finish', onDone);
+    }
+    once(a, 'close', onClose);
+    once(b, 'close', onClose);
+  });
+}
+
+function once(s: Duplex, ev: string, fn: () => void): void {
+  if (s.destroyed && ev === 'close') {
+    setImmediate(fn);
+    return;
+  }
+  s.once(ev, fn);
+}

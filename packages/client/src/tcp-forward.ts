@@ -1,0 +1,173 @@
+import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
+import type { ClientChannel } from 'ssh2';
+import type { ForwardContext } from './context.js';
+import { oneLine } from './errors.js';
+import { type ForwardSpec, localBindAddress, remoteBindAddress } from './forward-spec.js';
+import { listenOn } from './listen.js';
+import { pipeBoth } from './pipe.js';
+
+/** A forwarding that is running: where it listens and how to stop it. */
+export interface ActiveForward {
+  readonly spec: ForwardSpec;
+  /** Where it listens: a local address for -L, the SSH server's side for -R. */
+  readonly listen: { host: string; port: number };
+  /** `tcp 127.0.0.1:8080 -> web:80`, for the startup line. */
+  describe(): string;
+  close(): Promise<void>;
+}
+
+export function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** `-L tcp/…`: a local listener; each connection becomes a direct-tcpip channel. */
+export class LocalTcpForward implements ActiveForward {
+  private server: Server | undefined;
+  private readonly conns = new Set<Socket>();
+  listen = { host: '', port: 0 };
+
+  constructor(
+    readonly spec: ForwardSpec,
+    private readonly ctx: ForwardContext,
+  ) {}
+
+  async start(): Promise<void> {
+    const host = localBindAddress(this.spec, this.ctx.gatewayPorts);
+    this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => this.onConnection(s));
+    this.server.on('error', (err) => this.ctx.logger.warn({ err: oneLine(err) }, 'listener error'));
+    const port = await listenOn(this.server, host, this.spec.bindPort);
+    this.listen = { host, port };
+  }
+
+  describe(): string {
+    return `tcp ${hostPort(this.listen.host, this.listen.port)} -> ${hostPort(this.spec.host, this.spec.hostPort)}`;
+  }
+
+  private onConnection(sock: Socket): void {
+    const { logger, metrics, link } = this.ctx;
+    sock.setNoDelay(true);
+    sock.on('error', () => {}); // reported through pipeBoth / the channel attempt
+    this.conns.add(sock);
+    sock.once('close', () => this.conns.delete(sock));
+    metrics.sessions.inc({ protocol: 'tcp', direction: 'local' });
+    const peer = hostPort(sock.remoteAddress ?? '?', sock.remotePort ?? 0);
+    link
+      .waitUp(this.ctx.linkWaitMs)
+      .then(() =>
+        link.openDirect(sock.remoteAddress ?? '', sock.remotePort ?? 0, this.spec.host, this.spec.hostPort),
+      )
+      .then(
+        async (ch: ClientChannel) => {
+          if (sock.destroyed) {
+            ch.close();
+            return;
+          }
+          metrics.activeSessions.inc({ protocol: 'tcp', direction: 'local' });
+          const st = await pipeBoth(sock, ch);
+          metrics.activeSessions.dec({ protocol: 'tcp', direction: 'local' });
+          metrics.bytes.inc({ protocol: 'tcp', direction: 'to_server' }, st.bytesAtoB);
+          metrics.bytes.inc({ protocol: 'tcp', direction: 'to_client' }, st.bytesBtoA);
+          logger.debug({ peer, sent: st.bytesAtoB, received: st.bytesBtoA }, 'tcp connection closed');
+        },
+        (err: unknown) => {
+          metrics.forwardFailures.inc({ kind: 'channel' });
+          logger.warn({ peer, err: oneLine(err) }, `tcp connection refused: ${this.describe()}`);
+          sock.destroy();
+        },
+      );
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.conns) s.destroy();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+}
+
+/** `-R tcp/…`: the SSH server listens; each connection is connected to HOST:HOSTPORT from here. */
+export class RemoteTcpForward implements ActiveForward {
+  private boundPort = 0;
+  private readonly conns = new Set<Socket>();
+  private readonly onUp = () => {
+    this.register().catch((err) =>
+      this.ctx.logger.warn(
+        { err: oneLine(err) },
+        `after reconnect: ${this.spec.direction} forwarding not restored`,
+      ),
+    );
+  };
+  listen = { host: '', port: 0 };
+
+  constructor(
+    readonly spec: ForwardSpec,
+    protected readonly ctx: ForwardContext,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.register();
+    this.ctx.link.on('up', this.onUp);
+  }
+
+  private async register(): Promise<void> {
+    const bind = remoteBindAddress(this.spec);
+    const port = await this.ctx.link.listenRemote(bind, this.spec.bindPort, (d, accept, reject) =>
+      this.onRemote(d, accept, reject),
+    );
+    const changed = this.boundPort !== 0 && port !== this.boundPort;
+    this.boundPort = port;
+    this.listen = { host: bind || '*', port };
+    if (this.spec.bindPort === 0 || changed)
+      this.ctx.logger.info(
+        `Allocated port ${port} for remote forward to ${hostPort(this.spec.host, this.spec.hostPort)}`,
+      );
+  }
+
+  describe(): string {
+    return `${this.spec.protocol} remote ${hostPort(this.listen.host, this.listen.port)} -> ${hostPort(this.spec.host, this.spec.hostPort)}`;
+  }
+
+  protected onRemote(
+    details: { srcIP: string; srcPort: number; destIP: string; destPort: number },
+    accept: () => ClientChannel,
+    reject: () => void,
+  ): void {
+    const { logger, metrics } = this.ctx;
+    metrics.sessions.inc({ protocol: 'tcp', direction: 'remote' });
+    const sock = netConnect({ host: this.spec.host, port: this.spec.hostPort, allowHalfOpen: true });
+    sock.setNoDelay(true);
+    this.conns.add(sock);
+    sock.once('close', () => this.conns.delete(sock));
+    let connected = false;
+    sock.once('error', (err) => {
+      if (connected) return;
+      metrics.forwardFailures.inc({ kind: 'connect' });
+      logger.warn(
+        { err: oneLine(err) },
+        `remote forward: cannot connect to ${hostPort(this.spec.host, this.spec.hostPort)}`,
+      );
+      reject();
+    });
+    sock.once('connect', async () => {
+      connected = true;
+      sock.on('error', () => {});
+      let ch: ClientChannel;
+      try {
+        ch = accept();
+      } catch {
+        sock.destroy();
+        return;
+      }
+      metrics.activeSessions.inc({ protocol: 'tcp', direction: 'remote' });
+      const st = await pipeBoth(ch, sock);
+      metrics.activeSessions.dec({ protocol: 'tcp', direction: 'remote' });
+      metrics.bytes.inc({ protocol: 'tcp', direction: 'to_server' }, st.bytesAtoB);
+      metrics.bytes.inc({ protocol: 'tcp', direction: 'to_client' }, st.bytesBtoA);
+      logger.debug({ peer: hostPort(details.srcIP, details.srcPort) }, 'remote tcp connection closed');
+    });
+  }
+
+  async close(): Promise<void> {
+    this.ctx.link.off('up', this.onUp);
+    this.ctx.link.unlistenRemote(remoteBindAddress(this.spec), this.boundPort);
+    for (const s of this.conns) s.destroy();
+  }
+}

@@ -1,0 +1,206 @@
+import { EventEmitter } from 'node:events';
+import { homedir } from 'node:os';
+import type { ForwardContext, FtpDataOptions } from './context.js';
+import { FtpfwdError, oneLine } from './errors.js';
+import { type ForwardDirection, type ForwardSpec, parseForwardSpec } from './forward-spec.js';
+import { LocalFtpForward, RemoteFtpForward } from './ftp-forward.js';
+import type { HostKeyPolicy } from './host-key-check.js';
+import { SshLink } from './link.js';
+import { type Logger, silentLogger } from './logger.js';
+import { Metrics } from './metrics.js';
+import type { StrictHostKeyChecking } from './options.js';
+import { createPrompter, type Prompter } from './prompt.js';
+import { type ActiveForward, LocalTcpForward, RemoteTcpForward } from './tcp-forward.js';
+
+export interface TunnelOptions {
+  host: string;
+  port?: number;
+  username: string;
+  /** Private key files, tried in order after the agent. */
+  identityFiles?: string[];
+  /** ssh-agent socket; default $SSH_AUTH_SOCK; `false` for none. */
+  agent?: string | false;
+  /** Answers password / keyboard-interactive prompts (library use); otherwise TTY / SSH_ASKPASS. */
+  password?: string;
+  /** Custom prompter (passphrases, passwords, host-key confirmation). */
+  prompter?: Prompter;
+  knownHostsFiles?: string[];
+  globalKnownHostsFiles?: string[];
+  strictHostKeyChecking?: StrictHostKeyChecking;
+  batchMode?: boolean;
+  connectTimeoutMs?: number;
+  serverAliveIntervalMs?: number;
+  serverAliveCountMax?: number;
+  /** Reconnect when the link drops (default true). */
+  reconnect?: boolean;
+  reconnectInitialDelayMs?: number;
+  reconnectMaxDelayMs?: number;
+  /** New connections wait this long for a dropped link before they are refused (default 10 s). */
+  linkWaitMs?: number;
+  gatewayPorts?: boolean;
+  passwordAuthentication?: boolean;
+  kbdInteractiveAuthentication?: boolean;
+  pubkeyAuthentication?: boolean;
+  numberOfPasswordPrompts?: number;
+  identitiesExplicit?: boolean;
+  ftp?: Partial<FtpDataOptions>;
+  logger?: Logger;
+  metrics?: Metrics;
+}
+
+/**
+ * An SSH connection with forwardings: `const t = await connect({...}); await t.forward('-L',
+ * 'ftp/2121:ftp:21'); … await t.close()`.
+ *
+ * Events: 'down' (Error) when the link drops, 'up' after a reconnect, 'fatal' (Error) when it gave up.
+ */
+export class Tunnel extends EventEmitter {
+  readonly forwards: ActiveForward[] = [];
+  readonly metrics: Metrics;
+  private readonly ctx: ForwardContext;
+  private closed = false;
+
+  constructor(
+    readonly link: SshLink,
+    ctx: ForwardContext,
+  ) {
+    super();
+    this.ctx = ctx;
+    this.metrics = ctx.metrics;
+    link.on('down', (err: Error) => {
+      ctx.metrics.linkUp.set(0);
+      ctx.logger.warn(oneLine(err));
+      this.emit('down', err);
+    });
+    link.on('up', () => {
+      ctx.metrics.linkUp.set(1);
+      if (link.reconnects > 0) {
+        ctx.metrics.reconnects.inc();
+        ctx.logger.info(`reconnected to ${link.label}`);
+      }
+      this.emit('up');
+    });
+    link.on('reconnecting', (attempt: number, delay: number) =>
+      ctx.logger.info({ attempt, delay_ms: delay }, `reconnecting to ${link.label}`),
+    );
+    link.on('fatal', (err: Error) => this.emit('fatal', err));
+  }
+
+  /** `via host:port`, for startup lines. */
+  get label(): string {
+    return this.link.label;
+  }
+
+  /**
+   * Starts one forwarding. `direction` is 'L'/'R' (or '-L'/'-R'); `spec` is the CLI form
+   * (`[ftp/|tcp/][BIND:]PORT:HOST:HOSTPORT`) or a parsed spec.
+   */
+  async forward(
+    direction: ForwardDirection | '-L' | '-R',
+    spec: string | ForwardSpec,
+  ): Promise<ActiveForward> {
+    if (this.closed) throw new FtpfwdError('closed', 'the tunnel is closed');
+    const dir = direction.replace('-', '') as ForwardDirection;
+    const parsed = typeof spec === 'string' ? parseForwardSpec(dir, spec) : spec;
+    const f =
+      parsed.direction === 'L'
+        ? parsed.protocol === 'ftp'
+          ? new LocalFtpForward(parsed, this.ctx)
+          : new LocalTcpForward(parsed, this.ctx)
+        : parsed.protocol === 'ftp'
+          ? new RemoteFtpForward(parsed, this.ctx)
+          : new RemoteTcpForward(parsed, this.ctx);
+    try {
+      await f.start();
+    } catch (err) {
+      this.ctx.metrics.forwardFailures.inc({ kind: 'listen' });
+      await f.close().catch(() => {});
+      throw err;
+    }
+    this.forwards.push(f);
+    return f;
+  }
+
+  /** Stops every forwarding (FTP clients get 421) and ends the SSH connection. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled(this.forwards.map((f) => f.close()));
+    this.link.close();
+    this.ctx.metrics.linkUp.set(0);
+  }
+}
+
+function defaultKnownHosts(home: string): string[] {
+  return [`${home}/.ssh/known_hosts`, `${home}/.ssh/known_hosts2`];
+}
+
+/** Connects and authenticates; rejects with an FtpfwdError (host key, auth, connect). */
+export async function connect(opts: TunnelOptions): Promise<Tunnel> {
+  const logger = opts.logger ?? silentLogger();
+  const metrics = opts.metrics ?? new Metrics();
+  const home = homedir();
+  const batchMode = opts.batchMode ?? false;
+  const basePrompter = opts.prompter ?? createPrompter({ batchMode });
+  const prompter: Prompter =
+    opts.password === undefined
+      ? basePrompter
+      : {
+          available: true,
+          ask: async (prompt, echo) =>
+            /password/i.test(prompt) && !echo ? opts.password : basePrompter.ask(prompt, echo),
+        };
+  const port = opts.port ?? 22;
+  const hostKey: HostKeyPolicy = {
+    host: opts.host,
+    port,
+    userKnownHostsFiles: opts.knownHostsFiles ?? defaultKnownHosts(home),
+    globalKnownHostsFiles: opts.globalKnownHostsFiles ?? [
+      '/etc/ssh/ssh_known_hosts',
+      '/etc/ssh/ssh_known_hosts2',
+    ],
+    strict: opts.strictHostKeyChecking ?? 'ask',
+    batchMode,
+    prompter,
+    onAdded: (m) => logger.warn(m),
+  };
+  const agent = opts.agent === false ? undefined : (opts.agent ?? process.env.SSH_AUTH_SOCK ?? undefined);
+  const link = new SshLink({
+    host: opts.host,
+    port,
+    username: opts.username,
+    hostKey,
+    auth: {
+      agent: agent || undefined,
+      identityFiles: opts.identityFiles ?? [],
+      identitiesExplicit: opts.identitiesExplicit ?? true,
+      pubkey: opts.pubkeyAuthentication ?? true,
+      password: opts.passwordAuthentication ?? true,
+      keyboardInteractive: opts.kbdInteractiveAuthentication ?? true,
+      passwordPrompts: opts.numberOfPasswordPrompts ?? 3,
+      prompter,
+      warn: (m) => logger.warn(m),
+    },
+    connectTimeoutMs: opts.connectTimeoutMs ?? 30_000,
+    keepaliveIntervalMs: opts.serverAliveIntervalMs ?? 0,
+    keepaliveCountMax: opts.serverAliveCountMax ?? 3,
+    reconnect: opts.reconnect ?? true,
+    reconnectInitialDelayMs: opts.reconnectInitialDelayMs,
+    reconnectMaxDelayMs: opts.reconnectMaxDelayMs,
+    logger,
+  });
+  let seq = 0;
+  const ctx: ForwardContext = {
+    link,
+    logger,
+    metrics,
+    gatewayPorts: opts.gatewayPorts ?? false,
+    linkWaitMs: opts.linkWaitMs ?? 10_000,
+    ftp: { pasvTarget: 'control', ...opts.ftp },
+    nextSessionId: () => `s${++seq}`,
+  };
+  const tunnel = new Tunnel(link, ctx);
+  await link.start();
+  metrics.linkUp.set(1);
+  return tunnel;
+}
