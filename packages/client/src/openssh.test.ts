@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { shaRoundTrip, startShaServer } from './test-support/echo.js';
+import { FtpControl } from './test-support/ftp-control.js';
 import {
   Cleanup,
   cleanEnv,
@@ -123,5 +124,132 @@ describe('ftp forwarding through OpenSSH', () => {
     expect(list.code).toBe(0);
     expect(list.stdout.toString()).toContain('file.bin');
     expect(fwd.child.exitCode).toBeNull();
+  });
+});
+
+describe('remote ftp forwarding through OpenSSH', () => {
+  it('-R ftp/: an FTP client on the SSH server side reaches an FTP server on ours, all four modes', async () => {
+    const root = tempDir(c);
+    const file = randomBytes(1024 * 1024 + 3);
+    writeFileSync(join(root, 'file.bin'), file);
+    const ftp = await startFtpSrv(c, root);
+    const rport = await freePort();
+    const fwd = startFtpfwd(
+      c,
+      [...baseArgs(), '-R', `ftp/127.0.0.1:${rport}:127.0.0.1:${ftp}`, `${sshd.user}@127.0.0.1`],
+      cleanEnv(home),
+    );
+    await fwd.waitFor(/ftp remote 127\.0\.0\.1:\d+ -> .* via/);
+    const out = tempDir(c);
+    for (const [mode, flags] of Object.entries(MODES)) {
+      const down = join(out, `down-${mode}.bin`);
+      const r = await curl([...flags, `ftp://127.0.0.1:${rport}/file.bin`, '-o', down]);
+      expect(r.code, `${mode} download: ${r.stderr} ${fwd.output().slice(-400)}`).toBe(0);
+      expect(sha256File(down), `${mode} download`).toBe(sha256(file));
+      const up = await curl([
+        ...flags,
+        '-T',
+        join(root, 'file.bin'),
+        `ftp://127.0.0.1:${rport}/up-${mode}.bin`,
+      ]);
+      expect(up.code, `${mode} upload: ${up.stderr}`).toBe(0);
+      expect(sha256File(join(root, `up-${mode}.bin`)), `${mode} upload`).toBe(sha256(file));
+    }
+    const list = await curl([`ftp://127.0.0.1:${rport}/`]);
+    expect(list.stdout.toString()).toContain('file.bin');
+  });
+});
+
+describe('ftp policy and link loss through OpenSSH', () => {
+  it('a PORT naming another host is refused and no remote forward is requested', async () => {
+    await sshd.stop();
+    sshd = await startOpenSshd(c, ['LogLevel DEBUG1']);
+    const root = tempDir(c);
+    const ftp = await startFtpSrv(c, root);
+    const lport = await freePort();
+    const fwd = startFtpfwd(
+      c,
+      [...baseArgs(), '-L', `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`, `${sshd.user}@127.0.0.1`],
+      cleanEnv(home),
+    );
+    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    const ctl = await FtpControl.connect(lport, '127.0.0.1', '127.0.0.2');
+    c.add(() => ctl.close());
+    await ctl.login();
+    const bounce = await ctl.cmd('PORT 127,0,0,3,156,64');
+    expect(bounce).toMatch(/^5\d\d /);
+    const bounceV6 = await ctl.cmd('EPRT |1|127.0.0.3|40000|');
+    expect(bounceV6).toMatch(/^5\d\d /);
+    // Give a wrongly sent request time to show up in the server's debug log.
+    await ctl.cmd('NOOP');
+    expect(sshd.log()).not.toContain('tcpip-forward');
+    // Control: the FTP client's own address is accepted and does ask for a remote listener.
+    const ok = await ctl.cmd('PORT 127,0,0,2,156,64');
+    expect(ok).toMatch(/^200 /);
+    expect(sshd.log()).toContain('tcpip-forward');
+  });
+
+  it('the SSH server killed mid-session: the FTP client sees 421; after restart a new session works', async () => {
+    const root = tempDir(c);
+    const file = randomBytes(256 * 1024);
+    writeFileSync(join(root, 'file.bin'), file);
+    const ftp = await startFtpSrv(c, root);
+    const lport = await freePort();
+    const fwd = startFtpfwd(
+      c,
+      [...baseArgs(), '-L', `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`, `${sshd.user}@127.0.0.1`],
+      cleanEnv(home),
+    );
+    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    const ctl = await FtpControl.connect(lport, '127.0.0.1', '127.0.0.2');
+    c.add(() => ctl.close());
+    await ctl.login();
+    await sshd.stop();
+    expect(await ctl.reply()).toMatch(/^421 Service not available, SSH link lost/);
+    await ctl.waitClosed();
+    // While the link is down a new FTP client is told so (after the bounded wait) …
+    const early = await FtpControl.connect(lport, '127.0.0.1', '127.0.0.2');
+    c.add(() => early.close());
+    await sshd.start();
+    // … or, if the link came back within the wait, simply served.
+    const first = await early.reply(30_000);
+    expect(first).toMatch(/^(220|421)/);
+    await fwd.waitFor(/reconnected to/, 30_000);
+    const down = join(tempDir(c), 'after.bin');
+    const r = await curl([`ftp://127.0.0.1:${lport}/file.bin`, '-o', down]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(sha256File(down)).toBe(sha256(file));
+    expect(fwd.child.exitCode).toBeNull();
+  });
+});
+
+describe('metrics through OpenSSH', () => {
+  it('--metrics serves sessions, data channels and bytes', async () => {
+    const root = tempDir(c);
+    writeFileSync(join(root, 'file.bin'), randomBytes(65536));
+    const ftp = await startFtpSrv(c, root);
+    const lport = await freePort();
+    const mport = await freePort();
+    const fwd = startFtpfwd(
+      c,
+      [
+        ...baseArgs(),
+        '--metrics',
+        `127.0.0.1:${mport}`,
+        '-L',
+        `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`,
+        `${sshd.user}@127.0.0.1`,
+      ],
+      cleanEnv(home),
+    );
+    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    const r = await curl([`ftp://127.0.0.1:${lport}/file.bin`, '-o', '/dev/null']);
+    expect(r.code).toBe(0);
+    await fwd.waitFor(/ftp session closed/);
+    const m = (await run('curl', ['-sS', `http://127.0.0.1:${mport}/metrics`])).stdout.toString();
+    expect(m).toMatch(/ftpfwd_sessions_total\{protocol="ftp",direction="local"\} 1/);
+    expect(m).toMatch(/ftpfwd_ftp_data_channels_total\{command="EPSV",result="opened"\} 1/);
+    expect(m).toMatch(/ftpfwd_link_up 1/);
+    expect(m).toMatch(/ftpfwd_ftp_data_bytes_total\{direction="[a-z_]+"\} 65536/);
   });
 });

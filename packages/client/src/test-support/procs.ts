@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -174,6 +174,7 @@ export function run(
       clearTimeout(t);
       res({ code, stdout: Buffer.concat(out), stderr: err });
     });
+    child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
   });
 }
@@ -187,8 +188,34 @@ export interface OpenSshd {
   /** A known_hosts file that trusts this server. */
   knownHosts: string;
   userKey: string;
+  /** What the running sshd printed (-e: logs on stderr). */
+  log(): string;
   stop(): Promise<void>;
   start(): Promise<void>;
+}
+
+/** Direct children of `pid` (from /proc), e.g. the per-connection processes of an sshd we started. */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
 }
 
 export async function startOpenSshd(c: Cleanup, extraConfig: string[] = []): Promise<OpenSshd> {
@@ -199,6 +226,7 @@ export async function startOpenSshd(c: Cleanup, extraConfig: string[] = []): Pro
   writeFileSync(join(dir, 'authorized_keys'), `${user.pub}\n`);
   const port = await freePort();
   const config = [
+    ...extraConfig, // first value wins in sshd_config
     `Port ${port}`,
     'ListenAddress 127.0.0.1',
     `HostKey ${join(dir, 'hostkey')}`,
@@ -211,7 +239,6 @@ export async function startOpenSshd(c: Cleanup, extraConfig: string[] = []): Pro
     'PermitRootLogin prohibit-password',
     'AllowTcpForwarding yes',
     'LogLevel ERROR',
-    ...extraConfig,
   ];
   writeFileSync(join(dir, 'sshd_config'), `${config.join('\n')}\n`);
   const knownHosts = join(dir, 'known_hosts');
@@ -226,10 +253,17 @@ export async function startOpenSshd(c: Cleanup, extraConfig: string[] = []): Pro
     userKey: user.priv,
     async start() {
       proc = startProc(c, '/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')]);
+      const p = proc;
+      c.add(() => {
+        if (p.child.pid) for (const pid of childPids(p.child.pid)) killQuietly(pid);
+      });
       await waitPort(port);
     },
+    log: () => proc?.output() ?? '',
     async stop() {
-      await proc?.kill('SIGTERM');
+      // Per-connection sshd processes call setsid(): kill them by parent pid, then the listener.
+      if (proc?.child.pid) for (const pid of childPids(proc.child.pid)) killQuietly(pid);
+      await proc?.kill('SIGKILL');
       proc = undefined;
     },
   };
