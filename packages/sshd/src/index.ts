@@ -1,1 +1,47 @@
-export {};
+export {
+  type AuthorizedKey,
+  type AuthorizedKeysResult,
+  type KeyRestrictions,
+  parseAuthorizedKeys,
+} from './authorized-keys.js';
+export { type BackoffOptions, DEFAULT_BACKOFF, SourceBackoff } from './backoff.js';
+export { type ConfigFile, loadConfigFile, parseConfig } from './config.js';
+export { OPEN_FAILURE, SESSION_REFUSED_MESSAGE } from './connection.js';
+export { excerpt, type LineProblem, SshdError, type SshdErrorCode } from './errors.js';
+export { FtpPermitTable } from './ftp-permits.js';
+export {
+  defaultStateDir,
+  fingerprintOf,
+  type HostKey,
+  type KeyKind,
+  loadHostKey,
+  loadOrCreateStateKey,
+  parseHostKey,
+  writeNewKey,
+} from './host-keys.js';
+export { type AddressPatternList, parseAddressPatterns } from './host-patterns.js';
+export {
+  DEFAULT_SCRYPT,
+  formatPasswordHash,
+  hashPassword,
+  type PasswordHash,
+  parsePasswordFile,
+  parsePasswordHash,
+  setPasswordLine,
+  verifyPassword,
+} from './passwords.js';
+export {
+  type AllowTcpForwarding,
+  type GatewayPorts,
+  matchPermitListen,
+  matchPermitOpen,
+  type PermitListenRule,
+  type PermitOpenRule,
+  parsePermitListen,
+  parsePermitListenList,
+  parsePermitOpen,
+  parsePermitOpenList,
+  resolveBindAddress,
+} from './policy.js';
+export { createSshServer, DEFAULT_LISTEN, type SshServer } from './server.js';
+export * from './types.js';

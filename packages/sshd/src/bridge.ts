@@ -1,0 +1,95 @@
+/**
+ * Moves bytes between an SSH channel and a TCP socket in both directions, with backpressure, byte
+ * counts, optional taps (for the read-only FTP observer) and clean teardown: an error or close on
+ * one side ends the other, and nothing here can throw into the caller.
+ */
+import type { Socket } from 'node:net';
+import type { Channel } from 'ssh2';
+
+export interface BridgeStats {
+  /** Bytes the SSH client sent into the channel (towards the TCP peer). */
+  bytesFromClient: number;
+  /** Bytes the TCP peer sent (towards the SSH client). */
+  bytesToClient: number;
+}
+
+export interface BridgeOptions {
+  onFromClient?: (chunk: Buffer) => void;
+  onToClient?: (chunk: Buffer) => void;
+  onClose?: (stats: BridgeStats) => void;
+  /** After the channel closes, how long the socket may take to flush before it is destroyed. */
+  lingerMs?: number;
+}
+
+export interface Bridge {
+  readonly stats: BridgeStats;
+  /** Close both sides now. */
+  destroy(): void;
+}
+
+export function bridge(channel: Channel, socket: Socket, opts: BridgeOptions = {}): Bridge {
+  const stats: BridgeStats = { bytesFromClient: 0, bytesToClient: 0 };
+  let closed = false;
+  let channelClosed = false;
+  let socketClosed = false;
+
+  const finish = (): void => {
+    if (closed || !channelClosed || !socketClosed) return;
+    closed = true;
+    opts.onClose?.(stats);
+  };
+
+  channel.on('data', (chunk: Buffer) => {
+    stats.bytesFromClient += chunk.length;
+    opts.onFromClient?.(chunk);
+  });
+  socket.on('data', (chunk: Buffer) => {
+    stats.bytesToClient += chunk.length;
+    opts.onToClient?.(chunk);
+  });
+  // Client EOF ends the socket's write side (half-close towards the TCP peer).
+  channel.pipe(socket);
+  // The other way round, pipe() would end() the channel, and ssh2's server channels answer end()
+  // with EOF *and* CLOSE: whatever the client still had to send (an echo, an upload's reply) would
+  // be cut. So a TCP half-close becomes an SSH EOF only, sent once everything before it is out.
+  socket.pipe(channel, { end: false });
+  const flushed = (then: () => void): void => {
+    if (!channel.writable) {
+      then();
+      return;
+    }
+    channel.write(Buffer.alloc(0), () => then());
+  };
+  socket.once('end', () => flushed(() => channel.eof()));
+
+  channel.on('error', () => socket.destroy());
+  socket.on('error', () => {});
+  // ssh2 emits 'close' on the channel when the client's CHANNEL_CLOSE arrives (or the SSH
+  // connection dies). Let the socket flush what it holds, then make sure it goes.
+  channel.once('close', () => {
+    channelClosed = true;
+    if (!socket.destroyed) {
+      socket.end();
+      const t = setTimeout(() => socket.destroy(), opts.lingerMs ?? 5_000);
+      t.unref();
+      socket.once('close', () => clearTimeout(t));
+    }
+    finish();
+  });
+  socket.once('close', (hadError: boolean) => {
+    socketClosed = true;
+    // Both directions are done (or the peer failed): close the channel, after what is queued when
+    // the close was clean, at once after an error.
+    if (hadError) channel.close();
+    else flushed(() => channel.close());
+    finish();
+  });
+
+  return {
+    stats,
+    destroy(): void {
+      socket.destroy();
+      channel.close();
+    },
+  };
+}

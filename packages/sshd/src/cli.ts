@@ -1,0 +1,199 @@
+/**
+ * `ftpfwd-sshd`: run the server, or `keygen` / `passwd`. Errors a user can hit are printed as one
+ * line on stderr with a non-zero exit status; logs are pino JSON on stderr.
+ */
+import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import pino, { type Level, type Logger } from 'pino';
+import { SshdError } from './errors.js';
+import { type KeyKind, writeNewKey } from './host-keys.js';
+import { hashPassword, isValidUserName, setPasswordLine } from './passwords.js';
+import { createSshServer } from './server.js';
+import { buildServerOptions, type CliFlags, loadConfig } from './setup.js';
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+function makeLogger(level: Level | 'silent'): Logger {
+  return pino({ level, base: undefined }, pino.destination({ fd: 2, sync: true }));
+}
+
+async function runServer(flags: CliFlags): Promise<void> {
+  const cfg = loadConfig(flags);
+  const verbose = flags.verbose ?? 0;
+  const level = verbose >= 2 ? 'trace' : verbose === 1 ? 'debug' : (cfg.logLevel ?? 'info');
+  const log = makeLogger(level);
+  const server = createSshServer(buildServerOptions(flags, cfg, log));
+  await server.start();
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      log.warn({ event: 'signal', signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ event: 'signal', signal }, `${signal}: shutting down`);
+    server.stop().then(
+      () => process.exit(0),
+      (err: Error) => {
+        log.error({ err: err.message }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+function keygen(opts: { type: KeyKind; out: string }): void {
+  const key = writeNewKey(opts.out, opts.type);
+  process.stdout.write(`${key.fingerprint} ${opts.out} (${key.type})\n`);
+}
+
+/** Read a password without echo from the terminal. */
+function promptHidden(prompt: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stdin = process.stdin;
+    process.stderr.write(prompt);
+    stdin.setRawMode(true);
+    stdin.resume();
+    let text = '';
+    const onData = (buf: Buffer): void => {
+      for (const ch of buf.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') {
+          done();
+          resolve(text);
+          return;
+        }
+        if (ch === '\u0003' || ch === '\u0004') {
+          done();
+          reject(new SshdError('usage', 'passwd: cancelled'));
+          return;
+        }
+        if (ch === '\u007f' || ch === '\b') text = text.slice(0, -1);
+        else text += ch;
+      }
+    };
+    const done = (): void => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+    };
+    stdin.on('data', onData);
+  });
+}
+
+async function readStdinLine(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer);
+    if (Buffer.concat(chunks).includes(0x0a) || Buffer.concat(chunks).length > 4096) break;
+  }
+  return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
+}
+
+async function passwd(file: string, user: string): Promise<void> {
+  if (!isValidUserName(user)) {
+    throw new SshdError(
+      'usage',
+      `passwd: expected a user name of letters, digits, . _ @ - (at most 64), got ${JSON.stringify(user)}`,
+    );
+  }
+  let password: string;
+  if (process.stdin.isTTY) {
+    password = await promptHidden(`New password for ${user}: `);
+    const again = await promptHidden('Repeat it: ');
+    if (again !== password) throw new SshdError('usage', 'passwd: the two passwords differ; nothing changed');
+  } else {
+    password = await readStdinLine();
+  }
+  if (password.length === 0)
+    throw new SshdError('usage', 'passwd: expected a password, got an empty one; nothing changed');
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new SshdError('password-file', `passwd: cannot read ${file}: ${(err as Error).message}`);
+    }
+  }
+  const hash = await hashPassword(password);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, setPasswordLine(text, user, hash), { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
+  process.stderr.write(`password for ${user} set in ${file}\n`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('ftpfwd-sshd')
+    .description('A minimal SSH server for port forwarding only, with an FTP-aware least-privilege policy.')
+    .option('--listen <addr:port>', 'listen address, repeatable (default 0.0.0.0:2222)', collect)
+    .option('--host-key <file>', 'OpenSSH private host key (ed25519, ecdsa, rsa), repeatable', collect)
+    .option(
+      '--authorized-keys <file>',
+      'OpenSSH authorized_keys; any user name presenting a listed key is accepted',
+    )
+    .option('--passwords <file>', 'user:scrypt-hash lines, written by "ftpfwd-sshd passwd"')
+    .option(
+      '--permit-open <spec>',
+      'host:port, *:port, host:*, any (default), none; host:port/ftp = FTP-aware; repeatable',
+      collect,
+    )
+    .option('--permit-listen <spec>', '[addr:]port, any (default), none; repeatable', collect)
+    .addOption(
+      new Option('--gateway-ports <mode>', 'where remote forwards listen').choices([
+        'no',
+        'yes',
+        'clientspecified',
+      ]),
+    )
+    .addOption(
+      new Option('--allow-tcp-forwarding <mode>', 'which forwarding directions are allowed').choices([
+        'yes',
+        'no',
+        'local',
+        'remote',
+      ]),
+    )
+    .option('--config <file>', 'JSON or YAML config file (flags override it)')
+    .option('-v, --verbose', 'more logs (-vv for trace)', (_v: string, prev: number) => prev + 1, 0)
+    .showHelpAfterError()
+    .action(async (opts: CliFlags) => {
+      await runServer(opts);
+    });
+
+  program
+    .command('keygen')
+    .description('write a new private key FILE (0600) and FILE.pub; prints the SHA256 fingerprint')
+    .addOption(
+      new Option('--type <type>', 'key type').choices(['ed25519', 'ecdsa', 'rsa']).default('ed25519'),
+    )
+    .requiredOption('--out <file>', 'where to write the private key')
+    .action((opts: { type: KeyKind; out: string }) => keygen(opts));
+
+  program
+    .command('passwd')
+    .description("set USER's password in FILE (from the terminal, or the first line of stdin)")
+    .requiredOption('--file <file>', 'password file')
+    .argument('<user>', 'user name')
+    .action(async (user: string, opts: { file: string }) => {
+      await passwd(opts.file, user);
+    });
+  return program;
+}
+
+export async function main(argv: string[] = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof SshdError || err instanceof InvalidArgumentError) {
+      process.stderr.write(`ftpfwd-sshd: ${err.message}\n`);
+      process.exit(err instanceof SshdError && err.code !== 'usage' ? 1 : 2);
+    }
+    process.stderr.write(`ftpfwd-sshd: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  }
+}
+
+await main();

@@ -1,0 +1,127 @@
+/**
+ * The config file (JSON or YAML): every command-line flag plus per-user settings and limits,
+ * validated with a schema. Errors name the bad key, say what was expected and what came.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, extname, isAbsolute, resolve } from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { SshdError } from './errors.js';
+
+const stringList = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v]));
+const seconds = z.number().nonnegative();
+// YAML 1.2 reads `no` as a string, JSON users may write booleans: accept both.
+const gatewayPorts = z
+  .union([z.boolean(), z.enum(['no', 'yes', 'clientspecified'])])
+  .transform((v) => (v === true ? 'yes' : v === false ? 'no' : v));
+const allowTcpForwarding = z
+  .union([z.boolean(), z.enum(['yes', 'no', 'local', 'remote'])])
+  .transform((v) => (v === true ? 'yes' : v === false ? 'no' : v));
+
+const userSchema = z.strictObject({
+  /** authorized_keys file for this user. */
+  authorizedKeys: z.string().optional(),
+  /** `$scrypt$…` hash as `ftpfwd-sshd passwd` writes it. */
+  password: z.string().optional(),
+  permitOpen: stringList.optional(),
+  permitListen: stringList.optional(),
+  allowTcpForwarding: allowTcpForwarding.optional(),
+});
+
+export const configSchema = z.strictObject({
+  listen: stringList.optional(),
+  hostKeys: stringList.optional(),
+  stateDir: z.string().optional(),
+  authorizedKeys: z.string().optional(),
+  passwords: z.string().optional(),
+  permitOpen: stringList.optional(),
+  permitListen: stringList.optional(),
+  gatewayPorts: gatewayPorts.optional(),
+  allowTcpForwarding: allowTcpForwarding.optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  limits: z
+    .strictObject({
+      maxConnections: z.number().int().positive().optional(),
+      maxChannelsPerConnection: z.number().int().positive().optional(),
+      maxAuthTries: z.number().int().positive().optional(),
+      loginGraceTime: seconds.optional(),
+      idleTimeout: seconds.optional(),
+      keepaliveInterval: seconds.optional(),
+      keepaliveCountMax: z.number().int().nonnegative().optional(),
+      connectTimeout: z.number().positive().optional(),
+      drainTimeout: seconds.optional(),
+      ftpPermitTimeout: z.number().positive().optional(),
+      maxFtpPermitsPerControl: z.number().int().positive().optional(),
+    })
+    .optional(),
+  backoff: z
+    .strictObject({
+      threshold: z.number().int().nonnegative().optional(),
+      window: z.number().positive().optional(),
+      block: z.number().positive().optional(),
+      maxBlock: z.number().positive().optional(),
+    })
+    .optional(),
+  users: z.record(z.string().regex(/^[A-Za-z0-9._][A-Za-z0-9._@-]{0,63}$/), userSchema).optional(),
+});
+
+export type ConfigFile = z.output<typeof configSchema>;
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.length === 0 ? '(top level)' : path.map(String).join('.');
+}
+
+/** Validate parsed config data; throws SshdError('config') naming every bad key. */
+export function parseConfig(data: unknown, source = 'config'): ConfigFile {
+  const result = configSchema.safeParse(data ?? {});
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      const where = issue.path.length ? `${formatPath(issue.path)}.` : '';
+      return issue.keys.map((k) => `unknown key "${where}${k}"`).join('; ');
+    }
+    return `key "${formatPath(issue.path)}": ${issue.message}`;
+  });
+  throw new SshdError('config', `${source}: ${problems.join('; ')}`);
+}
+
+/** Make the file paths in a config relative to the config file's directory absolute. */
+function resolvePaths(cfg: ConfigFile, baseDir: string): ConfigFile {
+  const abs = (p: string | undefined): string | undefined =>
+    p === undefined || isAbsolute(p) ? p : resolve(baseDir, p);
+  const users = cfg.users
+    ? Object.fromEntries(
+        Object.entries(cfg.users).map(([u, e]) => [u, { ...e, authorizedKeys: abs(e.authorizedKeys) }]),
+      )
+    : undefined;
+  return {
+    ...cfg,
+    hostKeys: cfg.hostKeys?.map((p) => abs(p)!),
+    stateDir: abs(cfg.stateDir),
+    authorizedKeys: abs(cfg.authorizedKeys),
+    passwords: abs(cfg.passwords),
+    users,
+  };
+}
+
+/** Read a JSON (`.json`) or YAML (anything else) config file. Paths in it are relative to it. */
+export function loadConfigFile(path: string): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new SshdError('config', `config ${path}: cannot read it: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  let data: unknown;
+  try {
+    data = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : YAML.parse(text);
+  } catch (err) {
+    throw new SshdError(
+      'config',
+      `config ${path}: expected valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`,
+    );
+  }
+  return resolvePaths(parseConfig(data, `config ${path}`), dirname(resolve(path)));
+}

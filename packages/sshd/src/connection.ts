@@ -1,0 +1,885 @@
+/**
+ * One SSH connection: authentication, then the forwarding it may do. Everything a client sends is
+ * checked against the policy here; a misbehaving client can only end this connection.
+ */
+import { createServer, type Server as NetServer, connect as netConnect, type Socket } from 'node:net';
+import { FtpObserver, type ObserverEvent } from '@ftpfwd/ftp-proxy';
+import type { Logger } from 'pino';
+import type {
+  AcceptConnection,
+  AuthContext,
+  Channel,
+  Connection,
+  PublicKeyAuthContext,
+  RejectConnection,
+  TcpipBindInfo,
+  TcpipRequestInfo,
+} from 'ssh2';
+import type { AuthorizedKey, KeyRestrictions } from './authorized-keys.js';
+import { type Bridge, bridge } from './bridge.js';
+import { FtpPermitTable } from './ftp-permits.js';
+import { verifyPassword } from './passwords.js';
+import {
+  matchPermitListen,
+  matchPermitOpen,
+  normalizeAddress,
+  type PermitListenRule,
+  type PermitOpenRule,
+  resolveBindAddress,
+} from './policy.js';
+import type { ResolvedServerOptions, ServerEvents, UserEntry } from './types.js';
+
+/** SSH_MSG_CHANNEL_OPEN_FAILURE reason codes (RFC 4254 §5.1). */
+export const OPEN_FAILURE = {
+  ADMINISTRATIVELY_PROHIBITED: 1,
+  CONNECT_FAILED: 2,
+  UNKNOWN_CHANNEL_TYPE: 3,
+  RESOURCE_SHORTAGE: 4,
+} as const;
+
+export const SESSION_REFUSED_MESSAGE =
+  'ftpfwd-sshd only forwards ports: no shell, command or subsystem here (use ssh -N with -L/-R)';
+
+interface ProtocolLike {
+  channelOpenFail(remote: number, reason: number, desc: string): void;
+}
+
+/**
+ * ssh2's reject() for an incoming channel picks the reason code itself (CONNECT_FAILED once a
+ * channel number was reserved), so OpenSSH would print "connect failed" for a policy refusal. The
+ * reject is synchronous: for its duration, route the failure message through one that carries the
+ * reason and description we chose.
+ */
+export function rejectChannel(
+  client: Connection,
+  reject: RejectConnection,
+  reason: number,
+  description: string,
+): void {
+  const proto = (client as unknown as { _protocol?: ProtocolLike })._protocol;
+  const original = proto?.channelOpenFail;
+  if (!proto || typeof original !== 'function') {
+    reject();
+    return;
+  }
+  proto.channelOpenFail = (remote: number) => original.call(proto, remote, reason, description);
+  try {
+    reject();
+  } finally {
+    proto.channelOpenFail = original;
+  }
+}
+
+interface RemoteForward {
+  /** Address as the client asked for it (sent back in forwarded-tcpip, matched on cancel). */
+  requestedAddr: string;
+  bindAddr: string;
+  port: number;
+  server: NetServer;
+  /** An FTP active-mode slot: one connection, from the FTP server, after PORT/EPRT named it. */
+  ftpSlot: boolean;
+}
+
+type Emit = <K extends keyof ServerEvents>(event: K, payload: ServerEvents[K]) => void;
+
+export interface ConnectionDeps {
+  id: string;
+  socket: Socket;
+  options: ResolvedServerOptions;
+  logger: Logger;
+  emit: Emit;
+  /** Reports an authentication failure for the source address (per-source back-off). */
+  onAuthFailure: (ip: string) => void;
+  onAuthSuccess: (ip: string) => void;
+}
+
+export class SshConnection {
+  readonly id: string;
+  readonly ip: string;
+  readonly port: number;
+  user: string | undefined;
+  private client: Connection | undefined;
+  private readonly socket: Socket;
+  private readonly opts: ResolvedServerOptions;
+  private readonly log: Logger;
+  private readonly emit: Emit;
+  private readonly deps: ConnectionDeps;
+  private authFailures = 0;
+  private authenticated = false;
+  private restrictions: KeyRestrictions | undefined;
+  /** `file:line` of the authorized key used, for log lines that name the rule deciding. */
+  private keyRef = '';
+  private userEntry: UserEntry | undefined;
+  private channels = 0;
+  private readonly pending = new Set<Socket>();
+  private readonly bridges = new Set<Bridge>();
+  private readonly forwards = new Map<number, RemoteForward>();
+  private readonly permits: FtpPermitTable;
+  private controlSeq = 0;
+  private bytesFromClient = 0;
+  private bytesToClient = 0;
+  private readonly startedAt = Date.now();
+  private lastActivity = Date.now();
+  private graceTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private draining = false;
+  private readonly closeWaiters: (() => void)[] = [];
+
+  constructor(deps: ConnectionDeps) {
+    this.deps = deps;
+    this.id = deps.id;
+    this.socket = deps.socket;
+    this.opts = deps.options;
+    this.ip = normalizeAddress(deps.socket.remoteAddress ?? '?');
+    this.port = deps.socket.remotePort ?? 0;
+    this.log = deps.logger.child({ conn: this.id, ip: this.ip });
+    this.emit = deps.emit;
+    this.permits = new FtpPermitTable({
+      ttlMs: this.opts.limits.ftpPermitTimeoutMs,
+      maxPerControl: this.opts.limits.maxFtpPermitsPerControl,
+    });
+
+    if (this.opts.limits.loginGraceTimeMs > 0) {
+      this.graceTimer = setTimeout(() => {
+        this.log.warn({ event: 'login-grace-expired' }, 'no successful login within the grace time; closing');
+        this.socket.destroy();
+      }, this.opts.limits.loginGraceTimeMs);
+      this.graceTimer.unref();
+    }
+    this.socket.once('close', () => this.onClosed());
+  }
+
+  /** Called by the server once ssh2 has parsed the client's identification. */
+  attach(c: Connection): void {
+    this.client = c;
+    c.on('error', (err: Error & { level?: string }) => {
+      this.log.debug({ event: 'client-error', err: err.message, level: err.level }, 'connection error');
+    });
+    c.on('authentication', (ctx) => this.onAuth(ctx));
+    c.on('ready', () => this.onReady());
+    c.on('session', (_accept: AcceptConnection, reject: RejectConnection) => {
+      this.touch();
+      this.log.info({ event: 'session-refused' }, 'session channel refused (forwarding only)');
+      rejectChannel(c, reject, OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED, SESSION_REFUSED_MESSAGE);
+    });
+    c.on('tcpip', (accept: AcceptConnection<Channel>, reject: RejectConnection, info: TcpipRequestInfo) =>
+      this.onDirectTcpip(accept, reject, info),
+    );
+    c.on('request', (accept, reject, name, info) => {
+      this.touch();
+      if (name === 'tcpip-forward') this.onTcpipForward(accept, reject, info as TcpipBindInfo);
+      else if (name === 'cancel-tcpip-forward') this.onCancelForward(accept, reject, info as TcpipBindInfo);
+      else {
+        this.log.info({ event: 'request-refused', request: name }, 'global request refused');
+        reject?.();
+      }
+    });
+  }
+
+  get openChannels(): number {
+    return this.channels;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  // ---------------------------------------------------------------- authentication
+
+  private allowedMethods(): ('publickey' | 'password')[] {
+    const methods: ('publickey' | 'password')[] = [];
+    const o = this.opts;
+    const anyUserKeys = o.authorizedKeys.length > 0;
+    const userKeys = Object.values(o.users).some((u) => (u.keys?.length ?? 0) > 0);
+    if (anyUserKeys || userKeys) methods.push('publickey');
+    if (o.passwords.size > 0 || Object.values(o.users).some((u) => u.password)) methods.push('password');
+    return methods;
+  }
+
+  private onAuth(ctx: AuthContext): void {
+    const methods = this.allowedMethods();
+    if (ctx.method === 'none') {
+      ctx.reject(methods);
+      return;
+    }
+    const user = ctx.username;
+    const fail = (reason: string): void => {
+      this.authFailures += 1;
+      this.deps.onAuthFailure(this.ip);
+      this.log.info({ event: 'auth', user, method: ctx.method, ok: false, reason }, 'authentication failed');
+      this.emit('auth', { connection: this.id, ip: this.ip, user, method: ctx.method, ok: false, reason });
+      ctx.reject(methods);
+      if (this.authFailures >= this.opts.limits.maxAuthTries) {
+        this.log.warn(
+          { event: 'auth-tries-exceeded', user, tries: this.authFailures },
+          'too many authentication failures',
+        );
+        this.client?.end();
+      }
+    };
+    const succeed = (detail: string, restrictions: KeyRestrictions | undefined): void => {
+      this.user = user;
+      this.keyRef = detail.split(' ')[0] ?? '';
+      this.restrictions = restrictions;
+      this.userEntry = this.opts.users[user];
+      this.deps.onAuthSuccess(this.ip);
+      this.log.info({ event: 'auth', user, method: ctx.method, ok: true, key: detail }, 'authenticated');
+      this.emit('auth', {
+        connection: this.id,
+        ip: this.ip,
+        user,
+        method: ctx.method,
+        ok: true,
+        reason: detail,
+      });
+      ctx.accept();
+    };
+
+    if (ctx.method === 'publickey') {
+      if (!methods.includes('publickey')) {
+        fail('publickey authentication is not configured');
+        return;
+      }
+      const found = this.findKey(ctx);
+      if (typeof found === 'string') {
+        fail(found);
+        return;
+      }
+      if (!ctx.signature || !ctx.blob) {
+        // Only a query ("would this key do?"): answer PK_OK, the signed attempt comes next.
+        ctx.accept();
+        return;
+      }
+      let valid = false;
+      try {
+        valid = found.key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true;
+      } catch {
+        valid = false;
+      }
+      if (!valid) {
+        fail('signature did not verify');
+        return;
+      }
+      succeed(
+        `${found.source}:${found.line} ${found.type}${found.comment ? ` ${found.comment}` : ''}`,
+        found.restrictions,
+      );
+      return;
+    }
+    if (ctx.method === 'password') {
+      if (!methods.includes('password')) {
+        fail('password authentication is not configured');
+        return;
+      }
+      const stored = this.opts.users[user]?.password ?? this.opts.passwords.get(user);
+      verifyPassword(ctx.password, stored).then(
+        (ok) => {
+          if (this.closed) return;
+          if (ok) succeed('password', undefined);
+          else fail(stored ? 'wrong password' : 'no password for this user');
+        },
+        (err: Error) => fail(`password check failed: ${err.message}`),
+      );
+      return;
+    }
+    fail(`method ${ctx.method} is not offered`);
+  }
+
+  /** The authorized key matching the offered one, or why there is none. */
+  private findKey(ctx: PublicKeyAuthContext): AuthorizedKey | string {
+    const candidates = [...(this.opts.users[ctx.username]?.keys ?? []), ...this.opts.authorizedKeys];
+    const offered = ctx.key.data;
+    const match = candidates.find((k) => k.type === ctx.key.algo && k.blob.equals(offered));
+    if (!match) return `key ${ctx.key.algo} not authorized for this user`;
+    const r = match.restrictions;
+    if (r.from && !r.from.matches(this.ip))
+      return `key ${match.source}:${match.line} refused: from="${r.from.source}" does not match ${this.ip}`;
+    if (r.expiresAt && r.expiresAt.getTime() <= Date.now())
+      return `key ${match.source}:${match.line} expired at ${r.expiresAt.toISOString()}`;
+    return match;
+  }
+
+  private onReady(): void {
+    this.authenticated = true;
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+    this.scheduleIdle();
+  }
+
+  // ---------------------------------------------------------------- activity and limits
+
+  private touch(): void {
+    this.lastActivity = Date.now();
+  }
+
+  private scheduleIdle(): void {
+    const idle = this.opts.limits.idleTimeoutMs;
+    if (idle <= 0 || this.closed) return;
+    const due = this.lastActivity + idle - Date.now();
+    this.idleTimer = setTimeout(
+      () => {
+        if (Date.now() - this.lastActivity >= idle) {
+          this.log.info({ event: 'idle-timeout', idleMs: idle }, 'idle timeout; closing');
+          this.end();
+        } else {
+          this.scheduleIdle();
+        }
+      },
+      Math.max(due, 50),
+    );
+    this.idleTimer.unref();
+  }
+
+  private forwardingAllowed(direction: 'local' | 'remote'): string | undefined {
+    const atf = this.userEntry?.allowTcpForwarding ?? this.opts.allowTcpForwarding;
+    if (
+      atf === 'no' ||
+      (atf === 'local' && direction === 'remote') ||
+      (atf === 'remote' && direction === 'local')
+    ) {
+      return `allow-tcp-forwarding ${atf}`;
+    }
+    if (this.restrictions?.noPortForwarding) return 'no-port-forwarding (authorized_keys)';
+    return undefined;
+  }
+
+  private channelBudget(): boolean {
+    return this.channels < this.opts.limits.maxChannelsPerConnection;
+  }
+
+  // ---------------------------------------------------------------- direct-tcpip
+
+  private decideOpen(
+    host: string,
+    port: number,
+  ): { ok: boolean; rule: string; ftp: boolean; ftpData?: string } {
+    const blocked = this.forwardingAllowed('local');
+    if (blocked) return { ok: false, rule: blocked, ftp: false };
+    const serverRules: PermitOpenRule[] = this.userEntry?.permitOpen ?? this.opts.permitOpen;
+    const serverMatch = matchPermitOpen(serverRules, host, port);
+    const keyRules = this.restrictions?.permitOpen;
+    const keyMatch = keyRules ? matchPermitOpen(keyRules, host, port) : undefined;
+    if (serverMatch && (!keyRules || keyMatch)) {
+      const ftp =
+        (serverMatch.kind === 'hostport' && serverMatch.ftp) ||
+        (keyMatch?.kind === 'hostport' && keyMatch.ftp);
+      const rule = keyMatch
+        ? `permit-open ${serverMatch.spec} + permitopen="${keyMatch.spec}"`
+        : `permit-open ${serverMatch.spec}`;
+      return { ok: true, rule, ftp };
+    }
+    // Not permitted by a rule: perhaps a data channel an FTP control channel of this connection announced.
+    const permit = this.permits.takePassive(host, port);
+    if (permit.ok) return { ok: true, rule: permit.reason, ftp: false, ftpData: permit.controlId };
+    const refusedBy = serverMatch
+      ? `permitopen= of key ${this.keyRef}`
+      : `permit-open ${describeRules(serverRules)}`;
+    return { ok: false, rule: refusedBy, ftp: false };
+  }
+
+  private onDirectTcpip(
+    accept: AcceptConnection<Channel>,
+    reject: RejectConnection,
+    info: TcpipRequestInfo,
+  ): void {
+    this.touch();
+    const host = info.destIP;
+    const port = info.destPort;
+    const target = `${host}:${port}`;
+    if (this.draining) {
+      rejectChannel(
+        this.client!,
+        reject,
+        OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED,
+        'server is shutting down',
+      );
+      return;
+    }
+    const decision = this.decideOpen(host, port);
+    if (!decision.ok) {
+      this.log.info(
+        { event: 'forward', kind: 'direct-tcpip', target, allowed: false, rule: decision.rule },
+        'direct-tcpip refused',
+      );
+      this.emit('forward', {
+        connection: this.id,
+        kind: 'direct-tcpip',
+        target,
+        allowed: false,
+        rule: decision.rule,
+      });
+      rejectChannel(
+        this.client!,
+        reject,
+        OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED,
+        `ftpfwd-sshd: forwarding to ${target} is not permitted`,
+      );
+      return;
+    }
+    if (!this.channelBudget()) {
+      this.log.warn(
+        { event: 'forward', kind: 'direct-tcpip', target, allowed: false, rule: 'max-channels' },
+        'too many channels',
+      );
+      rejectChannel(
+        this.client!,
+        reject,
+        OPEN_FAILURE.RESOURCE_SHORTAGE,
+        'ftpfwd-sshd: too many open channels',
+      );
+      return;
+    }
+    this.channels += 1;
+    const sock = netConnect({ host, port, allowHalfOpen: true });
+    sock.setNoDelay(true);
+    this.pending.add(sock);
+    let settled = false;
+    const timer = setTimeout(
+      () => sock.destroy(new Error(`timed out after ${this.opts.limits.connectTimeoutMs} ms`)),
+      this.opts.limits.connectTimeoutMs,
+    );
+    timer.unref();
+    sock.once('error', (err: NodeJS.ErrnoException) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      this.pending.delete(sock);
+      this.channels -= 1;
+      const why = err.code ?? err.message;
+      this.log.info(
+        { event: 'forward', kind: 'direct-tcpip', target, allowed: true, rule: decision.rule, error: why },
+        'direct-tcpip connect failed',
+      );
+      this.emit('forward', {
+        connection: this.id,
+        kind: 'direct-tcpip',
+        target,
+        allowed: true,
+        rule: decision.rule,
+        error: why,
+      });
+      if (!this.closed)
+        rejectChannel(
+          this.client!,
+          reject,
+          OPEN_FAILURE.CONNECT_FAILED,
+          `connect to ${target} failed: ${why}`,
+        );
+    });
+    sock.once('connect', () => {
+      settled = true;
+      clearTimeout(timer);
+      this.pending.delete(sock);
+      if (this.closed) {
+        this.channels -= 1;
+        sock.destroy();
+        return;
+      }
+      const channel = accept();
+      if (!channel) {
+        this.channels -= 1;
+        sock.destroy();
+        return;
+      }
+      this.log.info(
+        {
+          event: 'forward',
+          kind: 'direct-tcpip',
+          target,
+          allowed: true,
+          rule: decision.rule,
+          ftp: decision.ftp || undefined,
+        },
+        'direct-tcpip opened',
+      );
+      this.emit('forward', {
+        connection: this.id,
+        kind: 'direct-tcpip',
+        target,
+        allowed: true,
+        rule: decision.rule,
+      });
+      const controlId = decision.ftp ? this.startFtpControl(host, sock) : undefined;
+      this.runBridge(channel, sock, target, controlId);
+    });
+  }
+
+  /** Start observing an FTP control channel: its announcements become this connection's permits. */
+  private startFtpControl(requestedHost: string, sock: Socket): { id: string; observer: FtpObserver } {
+    this.controlSeq += 1;
+    const id = `${this.id}/ftp${this.controlSeq}`;
+    const serverAddress = normalizeAddress(sock.remoteAddress ?? requestedHost);
+    this.permits.controlOpened({ id, requestedHost, serverAddress });
+    const observer = new FtpObserver({
+      serverHost: requestedHost,
+      onEvent: (e: ObserverEvent) => this.onFtpEvent(id, e),
+    });
+    this.log.info(
+      { event: 'ftp-control', control: id, server: serverAddress },
+      'observing FTP control channel',
+    );
+    return { id, observer };
+  }
+
+  private onFtpEvent(controlId: string, e: ObserverEvent): void {
+    if (e.type === 'passive-announced') {
+      const ok = this.permits.addPassive(controlId, e.endpoint.host, e.endpoint.port);
+      this.log.info(
+        {
+          event: 'ftp-permit',
+          control: controlId,
+          command: e.command,
+          endpoint: `${e.endpoint.host}:${e.endpoint.port}`,
+          granted: ok,
+        },
+        ok ? 'FTP passive data permit granted' : 'FTP passive data permit not granted (limit)',
+      );
+      this.emit('ftp', {
+        connection: this.id,
+        control: controlId,
+        type: e.type,
+        endpoint: e.endpoint,
+        granted: ok,
+      });
+    } else if (e.type === 'active-announced') {
+      const ok = this.permits.armActive(controlId, e.endpoint.port);
+      this.log.info(
+        {
+          event: 'ftp-permit',
+          control: controlId,
+          command: e.command,
+          endpoint: `${e.endpoint.host}:${e.endpoint.port}`,
+          granted: ok,
+        },
+        ok ? 'FTP active data slot armed' : 'PORT/EPRT names no slot of this connection',
+      );
+      this.emit('ftp', {
+        connection: this.id,
+        control: controlId,
+        type: e.type,
+        endpoint: e.endpoint,
+        granted: ok,
+      });
+    } else if (e.type === 'protocol-error') {
+      this.log.debug(
+        { event: 'ftp-protocol-error', control: controlId, direction: e.direction, reason: e.reason },
+        'FTP control stream did not parse',
+      );
+    } else {
+      this.log.info(
+        { event: 'ftp-tls', control: controlId },
+        'FTP control channel switched to TLS; no more data permits from it',
+      );
+      this.emit('ftp', { connection: this.id, control: controlId, type: e.type, granted: false });
+    }
+  }
+
+  private runBridge(
+    channel: Channel,
+    sock: Socket,
+    target: string,
+    control?: { id: string; observer: FtpObserver },
+  ): void {
+    const b = bridge(channel, sock, {
+      onFromClient: (chunk) => {
+        this.touch();
+        control?.observer.fromClient(chunk);
+      },
+      onToClient: (chunk) => {
+        this.touch();
+        control?.observer.fromServer(chunk);
+      },
+      onClose: (stats) => {
+        this.channels -= 1;
+        this.bridges.delete(b);
+        this.bytesFromClient += stats.bytesFromClient;
+        this.bytesToClient += stats.bytesToClient;
+        if (control) this.permits.controlClosed(control.id);
+        this.log.debug({ event: 'channel-close', target, ...stats }, 'channel closed');
+        this.checkDrained();
+      },
+    });
+    this.bridges.add(b);
+  }
+
+  // ---------------------------------------------------------------- tcpip-forward
+
+  private onTcpipForward(
+    accept: ((port?: number) => void) | undefined,
+    reject: (() => void) | undefined,
+    info: TcpipBindInfo,
+  ): void {
+    const requested = `${info.bindAddr}:${info.bindPort}`;
+    const refuse = (rule: string): void => {
+      this.log.info(
+        { event: 'forward', kind: 'tcpip-forward', target: requested, allowed: false, rule },
+        'remote forward refused',
+      );
+      this.emit('forward', {
+        connection: this.id,
+        kind: 'tcpip-forward',
+        target: requested,
+        allowed: false,
+        rule,
+      });
+      reject?.();
+    };
+    if (this.draining) {
+      refuse('server is shutting down');
+      return;
+    }
+    const blocked = this.forwardingAllowed('remote');
+    if (blocked) {
+      refuse(blocked);
+      return;
+    }
+    if (this.forwards.size >= this.opts.limits.maxChannelsPerConnection) {
+      refuse('max-channels (listeners)');
+      return;
+    }
+    const serverRules: PermitListenRule[] = this.userEntry?.permitListen ?? this.opts.permitListen;
+    const serverMatch = matchPermitListen(serverRules, info.bindAddr, info.bindPort);
+    const keyRules = this.restrictions?.permitListen;
+    const keyMatch = keyRules ? matchPermitListen(keyRules, info.bindAddr, info.bindPort) : undefined;
+    let rule: string;
+    let ftpSlot = false;
+    if (serverMatch && (!keyRules || keyMatch)) {
+      rule = `permit-listen ${serverMatch.spec}${keyMatch ? ` + permitlisten="${keyMatch.spec}"` : ''}`;
+    } else if (info.bindPort === 0 && this.permits.mayOpenSlot()) {
+      rule = 'FTP active-mode slot (open FTP control channel)';
+      ftpSlot = true;
+    } else {
+      refuse(
+        serverMatch ? `permitlisten= of key ${this.keyRef}` : `permit-listen ${describeRules(serverRules)}`,
+      );
+      return;
+    }
+    const bindAddr = resolveBindAddress(this.opts.gatewayPorts, info.bindAddr);
+    const server = createServer({ pauseOnConnect: true, allowHalfOpen: true });
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      refuse(`listen on ${bindAddr}:${info.bindPort} failed: ${err.code ?? err.message}`);
+    });
+    server.listen({ host: bindAddr, port: info.bindPort, exclusive: true }, () => {
+      const addr = server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : info.bindPort;
+      if (this.closed || this.draining) {
+        server.close();
+        reject?.();
+        return;
+      }
+      server.removeAllListeners('error');
+      server.on('error', (err) =>
+        this.log.warn({ event: 'listener-error', port, err: err.message }, 'remote-forward listener error'),
+      );
+      const fwd: RemoteForward = { requestedAddr: info.bindAddr, bindAddr, port, server, ftpSlot };
+      this.forwards.set(port, fwd);
+      if (ftpSlot) {
+        this.permits.openSlot(port);
+        // The slot lives as long as its permit: close the listener when it expires unused.
+        const t = setTimeout(() => {
+          if (this.forwards.get(port) === fwd && !this.permits.hasSlot(port))
+            this.closeForward(fwd, 'FTP slot expired');
+        }, this.opts.limits.ftpPermitTimeoutMs + 50);
+        t.unref();
+        server.once('close', () => clearTimeout(t));
+      }
+      server.on('connection', (sock) => this.onForwardedConnection(fwd, sock));
+      this.log.info(
+        {
+          event: 'forward',
+          kind: 'tcpip-forward',
+          target: requested,
+          listen: `${bindAddr}:${port}`,
+          allowed: true,
+          rule,
+        },
+        'remote forward listening',
+      );
+      this.emit('forward', {
+        connection: this.id,
+        kind: 'tcpip-forward',
+        target: requested,
+        allowed: true,
+        rule,
+        port,
+      });
+      accept?.(port);
+    });
+  }
+
+  private onForwardedConnection(fwd: RemoteForward, sock: Socket): void {
+    this.touch();
+    sock.setNoDelay(true);
+    sock.on('error', () => {});
+    const peer = `${normalizeAddress(sock.remoteAddress ?? '?')}:${sock.remotePort ?? 0}`;
+    const target = `${fwd.bindAddr}:${fwd.port}`;
+    let rule = 'remote forward';
+    if (fwd.ftpSlot) {
+      const d = this.permits.admitActive(fwd.port, sock.remoteAddress ?? '');
+      if (!d.ok) {
+        this.log.info(
+          { event: 'forward', kind: 'forwarded-tcpip', target, peer, allowed: false, rule: d.reason },
+          'connection to FTP slot refused',
+        );
+        this.emit('forward', {
+          connection: this.id,
+          kind: 'forwarded-tcpip',
+          target,
+          allowed: false,
+          rule: d.reason,
+        });
+        sock.destroy();
+        return;
+      }
+      rule = d.reason;
+      // One connection per slot: stop listening now (the accepted socket lives on).
+      this.closeForward(fwd, 'FTP slot used');
+    }
+    if (this.closed || this.draining || !this.channelBudget()) {
+      sock.destroy();
+      return;
+    }
+    this.channels += 1;
+    this.client!.forwardOut(
+      fwd.requestedAddr,
+      fwd.port,
+      sock.remoteAddress ?? '',
+      sock.remotePort ?? 0,
+      (err, channel) => {
+        if (err || this.closed) {
+          this.channels -= 1;
+          this.log.info(
+            {
+              event: 'forward',
+              kind: 'forwarded-tcpip',
+              target,
+              peer,
+              allowed: true,
+              rule,
+              error: err?.message,
+            },
+            'client refused forwarded-tcpip',
+          );
+          sock.destroy();
+          channel?.close();
+          return;
+        }
+        this.log.info(
+          { event: 'forward', kind: 'forwarded-tcpip', target, peer, allowed: true, rule },
+          'forwarded-tcpip opened',
+        );
+        this.emit('forward', { connection: this.id, kind: 'forwarded-tcpip', target, allowed: true, rule });
+        sock.resume();
+        this.runBridge(channel, sock, `${peer}->${target}`);
+      },
+    );
+  }
+
+  private onCancelForward(
+    accept: (() => void) | undefined,
+    reject: (() => void) | undefined,
+    info: TcpipBindInfo,
+  ): void {
+    const fwd = this.forwards.get(info.bindPort);
+    if (!fwd || (fwd.requestedAddr !== info.bindAddr && fwd.bindAddr !== info.bindAddr)) {
+      this.log.info(
+        {
+          event: 'forward',
+          kind: 'cancel-tcpip-forward',
+          target: `${info.bindAddr}:${info.bindPort}`,
+          allowed: false,
+        },
+        'cancel for an unknown forward',
+      );
+      reject?.();
+      return;
+    }
+    this.closeForward(fwd, 'cancelled by client');
+    accept?.();
+  }
+
+  private closeForward(fwd: RemoteForward, why: string): void {
+    if (this.forwards.get(fwd.port) !== fwd) return;
+    this.forwards.delete(fwd.port);
+    if (fwd.ftpSlot) this.permits.closeSlot(fwd.port);
+    fwd.server.close();
+    this.log.debug({ event: 'listener-close', port: fwd.port, why }, 'remote-forward listener closed');
+    this.checkDrained();
+  }
+
+  // ---------------------------------------------------------------- shutdown
+
+  /** Stop taking new forwards, close listeners; resolve when channels are gone or `ms` passed. */
+  drain(ms: number): Promise<void> {
+    this.draining = true;
+    for (const fwd of [...this.forwards.values()]) this.closeForward(fwd, 'server shutting down');
+    return new Promise((resolve) => {
+      if (this.closed) {
+        resolve();
+        return;
+      }
+      const t = setTimeout(() => {
+        this.end();
+        resolve();
+      }, ms);
+      t.unref();
+      this.closeWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+      this.checkDrained();
+    });
+  }
+
+  private checkDrained(): void {
+    if (this.draining && this.channels === 0 && this.forwards.size === 0 && !this.closed) this.end();
+  }
+
+  end(): void {
+    if (this.closed) return;
+    try {
+      if (this.client) this.client.end();
+      else this.socket.destroy();
+    } catch {}
+    const t = setTimeout(() => this.socket.destroy(), 1_000);
+    t.unref();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private onClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    for (const s of this.pending) s.destroy();
+    let fromClient = this.bytesFromClient;
+    let toClient = this.bytesToClient;
+    for (const b of [...this.bridges]) {
+      fromClient += b.stats.bytesFromClient;
+      toClient += b.stats.bytesToClient;
+      b.destroy();
+    }
+    for (const fwd of this.forwards.values()) fwd.server.close();
+    this.forwards.clear();
+    const summary = {
+      connection: this.id,
+      ip: this.ip,
+      user: this.user,
+      bytesFromClient: fromClient,
+      bytesToClient: toClient,
+      durationMs: Date.now() - this.startedAt,
+    };
+    if (this.authenticated) this.log.info({ event: 'close', ...summary }, 'connection closed');
+    else this.log.debug({ event: 'close', ...summary }, 'connection closed before login');
+    this.emit('connection-close', summary);
+    for (const w of this.closeWaiters.splice(0)) w();
+  }
+}
+
+function describeRules(rules: readonly { spec: string }[]): string {
+  return rules.length === 0 ? 'any' : rules.map((r) => r.spec).join(',');
+}

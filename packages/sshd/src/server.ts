@@ -1,0 +1,228 @@
+/**
+ * The server: TCP listeners, connection admission (limits, per-source back-off), the ssh2 protocol
+ * engine, and orderly shutdown. Each accepted socket becomes an {@link SshConnection}.
+ */
+import { EventEmitter } from 'node:events';
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import pino, { type Logger } from 'pino';
+import type { Connection } from 'ssh2';
+import ssh2 from 'ssh2';
+import { DEFAULT_BACKOFF, SourceBackoff } from './backoff.js';
+import { SshConnection } from './connection.js';
+import { SshdError } from './errors.js';
+import { normalizeAddress } from './policy.js';
+import {
+  DEFAULT_LIMITS,
+  type ListenAddress,
+  type ResolvedServerOptions,
+  type ServerEvents,
+  type SshServerOptions,
+} from './types.js';
+
+export const DEFAULT_LISTEN: Readonly<ListenAddress> = Object.freeze({ host: '0.0.0.0', port: 2222 });
+
+export interface SshServer {
+  /** Bind every listen address; resolves with the addresses actually bound (real ports). */
+  start(): Promise<ListenAddress[]>;
+  /**
+   * Stop accepting, close remote-forward listeners, let open channels drain for at most
+   * `drainMs` (default: limits.drainTimeoutMs), then close what is left.
+   */
+  stop(drainMs?: number): Promise<void>;
+  readonly addresses: ListenAddress[];
+  /** `type SHA256:…` per host key, in the order given. */
+  readonly fingerprints: { type: string; fingerprint: string; source: string }[];
+  /** Open SSH connections right now. */
+  readonly connectionCount: number;
+  on<K extends keyof ServerEvents>(event: K, listener: (payload: ServerEvents[K]) => void): this;
+  once<K extends keyof ServerEvents>(event: K, listener: (payload: ServerEvents[K]) => void): this;
+  off<K extends keyof ServerEvents>(event: K, listener: (payload: ServerEvents[K]) => void): this;
+}
+
+function resolveOptions(o: SshServerOptions): ResolvedServerOptions {
+  if (!o.hostKeys || o.hostKeys.length === 0) {
+    throw new SshdError('host-key', 'expected at least one host key, got none');
+  }
+  return {
+    listen: o.listen && o.listen.length > 0 ? o.listen : [{ ...DEFAULT_LISTEN }],
+    hostKeys: o.hostKeys,
+    authorizedKeys: o.authorizedKeys ?? [],
+    passwords: o.passwords ?? new Map(),
+    users: o.users ?? {},
+    permitOpen: o.permitOpen ?? [],
+    permitListen: o.permitListen ?? [],
+    gatewayPorts: o.gatewayPorts ?? 'no',
+    allowTcpForwarding: o.allowTcpForwarding ?? 'yes',
+    limits: { ...DEFAULT_LIMITS, ...o.limits },
+  };
+}
+
+class SshServerImpl extends EventEmitter implements SshServer {
+  private readonly opts: ResolvedServerOptions;
+  private readonly log: Logger;
+  private readonly backoff: SourceBackoff;
+  private readonly engine: InstanceType<typeof ssh2.Server>;
+  private readonly netServers: NetServer[] = [];
+  private readonly bySocket = new WeakMap<Socket, SshConnection>();
+  private readonly connections = new Set<SshConnection>();
+  private seq = 0;
+  private stopping: Promise<void> | undefined;
+  addresses: ListenAddress[] = [];
+
+  constructor(options: SshServerOptions) {
+    super();
+    this.opts = resolveOptions(options);
+    this.log = options.logger ?? pino({ level: 'silent' });
+    this.backoff = new SourceBackoff({ ...DEFAULT_BACKOFF, ...options.backoff });
+    const l = this.opts.limits;
+    this.engine = new ssh2.Server({
+      hostKeys: this.opts.hostKeys.map((k) => k.pem),
+      ident: 'ftpfwd-sshd',
+      // ssh2 takes -1/0 as "off" only through these being absent; a huge interval is equivalent.
+      keepaliveInterval: l.keepaliveIntervalMs > 0 ? l.keepaliveIntervalMs : 2 ** 31 - 1,
+      keepaliveCountMax: l.keepaliveCountMax,
+    } as ConstructorParameters<typeof ssh2.Server>[0]);
+    this.engine.on('error', (err: Error) => this.log.error({ err: err.message }, 'ssh engine error'));
+    this.engine.on('connection', (client: Connection) => {
+      const sock = (client as unknown as { _sock?: Socket })._sock;
+      const conn = sock ? this.bySocket.get(sock) : undefined;
+      if (!conn) {
+        client.end();
+        return;
+      }
+      conn.attach(client);
+    });
+  }
+
+  get fingerprints(): { type: string; fingerprint: string; source: string }[] {
+    return this.opts.hostKeys.map((k) => ({ type: k.type, fingerprint: k.fingerprint, source: k.source }));
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  private emitEvent<K extends keyof ServerEvents>(event: K, payload: ServerEvents[K]): void {
+    try {
+      this.emit(event, payload);
+    } catch (err) {
+      // A listener's bug must not take a client's connection (or the server) down.
+      this.log.error({ event, err: (err as Error).message }, 'event listener threw');
+    }
+  }
+
+  private onSocket(sock: Socket): void {
+    sock.setNoDelay(true);
+    sock.on('error', () => {});
+    const ip = normalizeAddress(sock.remoteAddress ?? '?');
+    const refuse = (reason: string): void => {
+      this.log.warn({ event: 'connection-refused', ip, reason }, 'connection refused');
+      this.emitEvent('connection-refused', { ip, reason });
+      sock.destroy();
+    };
+    if (this.stopping) {
+      refuse('server is shutting down');
+      return;
+    }
+    if (this.connections.size >= this.opts.limits.maxConnections) {
+      refuse(`max-connections ${this.opts.limits.maxConnections} reached`);
+      return;
+    }
+    const blocked = this.backoff.blockedForMs(ip);
+    if (blocked > 0) {
+      refuse(`back-off after repeated login failures (${Math.ceil(blocked / 1000)} s left)`);
+      return;
+    }
+
+    this.seq += 1;
+    const id = `c${this.seq}`;
+    // The ssh2 Client object only appears once the client's identification line arrived; until
+    // then the connection exists for its socket (grace timer, counting).
+    const conn = new SshConnection({
+      id,
+      socket: sock,
+      options: this.opts,
+      logger: this.log,
+      emit: (e, p) => this.emitEvent(e, p),
+      onAuthFailure: (addr) => {
+        const started = this.backoff.recordFailure(addr);
+        if (started > 0)
+          this.log.warn(
+            { event: 'backoff', ip: addr, blockMs: started },
+            'source blocked after repeated login failures',
+          );
+      },
+      onAuthSuccess: (addr) => this.backoff.recordSuccess(addr),
+    });
+    this.connections.add(conn);
+    this.bySocket.set(sock, conn);
+    sock.once('close', () => this.connections.delete(conn));
+    this.log.debug({ event: 'accept', conn: id, ip, port: sock.remotePort }, 'TCP connection accepted');
+    this.engine.injectSocket(sock);
+  }
+
+  async start(): Promise<ListenAddress[]> {
+    if (this.netServers.length > 0) return this.addresses;
+    const bound: ListenAddress[] = [];
+    try {
+      for (const addr of this.opts.listen) {
+        const srv = createServer((sock) => this.onSocket(sock));
+        await new Promise<void>((resolve, reject) => {
+          srv.once('error', (err: NodeJS.ErrnoException) =>
+            reject(
+              new SshdError(
+                'listen',
+                `cannot listen on ${addr.host}:${addr.port}: ${err.code ?? err.message}`,
+                { cause: err },
+              ),
+            ),
+          );
+          srv.listen({ host: addr.host, port: addr.port }, () => resolve());
+        });
+        srv.removeAllListeners('error');
+        srv.on('error', (err) => this.log.error({ err: err.message }, 'listener error'));
+        this.netServers.push(srv);
+        const a = srv.address();
+        bound.push({ host: addr.host, port: typeof a === 'object' && a ? a.port : addr.port });
+      }
+    } catch (err) {
+      for (const s of this.netServers.splice(0)) s.close();
+      throw err;
+    }
+    this.addresses = bound;
+    for (const k of this.opts.hostKeys) {
+      this.log.info(
+        { event: 'host-key', type: k.type, fingerprint: k.fingerprint, source: k.source },
+        `host key ${k.type} ${k.fingerprint}`,
+      );
+    }
+    for (const a of bound)
+      this.log.info(
+        { event: 'listening', address: `${a.host}:${a.port}` },
+        `listening on ${a.host}:${a.port}`,
+      );
+    this.emitEvent('listening', { addresses: bound });
+    return bound;
+  }
+
+  stop(drainMs = this.opts.limits.drainTimeoutMs): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log.info(
+        { event: 'stopping', connections: this.connections.size, drainMs },
+        'stopping: no new connections, draining',
+      );
+      const closed = this.netServers.map((s) => new Promise<void>((r) => s.close(() => r())));
+      await Promise.all([...this.connections].map((c) => c.drain(drainMs)));
+      // What is still open after draining (e.g. a client that ignores the disconnect) goes now.
+      for (const c of this.connections) c.destroy();
+      await Promise.all(closed);
+      this.netServers.length = 0;
+      this.log.info({ event: 'stopped' }, 'stopped');
+    })();
+    return this.stopping;
+  }
+}
+
+export function createSshServer(options: SshServerOptions): SshServer {
+  return new SshServerImpl(options);
+}

@@ -1,0 +1,146 @@
+/** Options, limits and events of the SSH server (library API). */
+import type { Logger } from 'pino';
+import type { AuthorizedKey } from './authorized-keys.js';
+import type { BackoffOptions } from './backoff.js';
+import type { HostKey } from './host-keys.js';
+import type { PasswordHash } from './passwords.js';
+import type { AllowTcpForwarding, GatewayPorts, PermitListenRule, PermitOpenRule } from './policy.js';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/** Per-user settings (config file `users:`). Unset fields fall back to the server-wide ones. */
+export interface UserEntry {
+  keys?: AuthorizedKey[];
+  password?: PasswordHash;
+  permitOpen?: PermitOpenRule[];
+  permitListen?: PermitListenRule[];
+  allowTcpForwarding?: AllowTcpForwarding;
+}
+
+export interface Limits {
+  /** Concurrent TCP connections; beyond, new ones are closed at once. */
+  maxConnections: number;
+  /** Open forwarding channels (and remote-forward listeners) per SSH connection. */
+  maxChannelsPerConnection: number;
+  /** Failed authentication attempts per connection before it is closed. */
+  maxAuthTries: number;
+  /** Time from TCP accept to successful login; 0 = unlimited. */
+  loginGraceTimeMs: number;
+  /** Close a logged-in connection after this long without any channel traffic or request; 0 = never. */
+  idleTimeoutMs: number;
+  /** SSH-level keepalive probe interval; 0 = off. */
+  keepaliveIntervalMs: number;
+  /** Unanswered keepalive probes before the connection is considered dead. */
+  keepaliveCountMax: number;
+  /** Time a direct-tcpip connect may take before the channel is refused ("connect failed"). */
+  connectTimeoutMs: number;
+  /** On stop(): how long open channels may keep running before connections are closed. */
+  drainTimeoutMs: number;
+  /** Lifetime of an unused FTP data permit (passive permit or active slot). */
+  ftpPermitTimeoutMs: number;
+  /** Unused FTP data permits one control channel may hold at once. */
+  maxFtpPermitsPerControl: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  maxConnections: 256,
+  maxChannelsPerConnection: 64,
+  maxAuthTries: 6,
+  loginGraceTimeMs: 60_000,
+  idleTimeoutMs: 0,
+  keepaliveIntervalMs: 15_000,
+  keepaliveCountMax: 3,
+  connectTimeoutMs: 10_000,
+  drainTimeoutMs: 10_000,
+  ftpPermitTimeoutMs: 60_000,
+  maxFtpPermitsPerControl: 4,
+});
+
+export interface SshServerOptions {
+  /** Where to listen (default 0.0.0.0:2222). Port 0 picks a free port (see `addresses`). */
+  listen?: ListenAddress[];
+  /** At least one host key. */
+  hostKeys: HostKey[];
+  /** Keys with which ANY user name may log in (`--authorized-keys`). */
+  authorizedKeys?: AuthorizedKey[];
+  /** Password hashes by user name (`--passwords`). */
+  passwords?: Map<string, PasswordHash>;
+  /** Per-user keys, password and policy. */
+  users?: Record<string, UserEntry>;
+  /** Empty or unset = any. */
+  permitOpen?: PermitOpenRule[];
+  /** Empty or unset = any. */
+  permitListen?: PermitListenRule[];
+  gatewayPorts?: GatewayPorts;
+  allowTcpForwarding?: AllowTcpForwarding;
+  limits?: Partial<Limits>;
+  /** Per-source back-off after failed logins; `threshold: 0` turns it off. */
+  backoff?: Partial<BackoffOptions>;
+  /** pino logger; silent when unset. */
+  logger?: Logger;
+}
+
+export interface ResolvedServerOptions {
+  listen: ListenAddress[];
+  hostKeys: HostKey[];
+  authorizedKeys: AuthorizedKey[];
+  passwords: Map<string, PasswordHash>;
+  users: Record<string, UserEntry>;
+  permitOpen: PermitOpenRule[];
+  permitListen: PermitListenRule[];
+  gatewayPorts: GatewayPorts;
+  allowTcpForwarding: AllowTcpForwarding;
+  limits: Limits;
+}
+
+export interface AuthEvent {
+  connection: string;
+  ip: string;
+  user: string;
+  method: string;
+  ok: boolean;
+  reason: string;
+}
+
+export interface ForwardEvent {
+  connection: string;
+  kind: 'direct-tcpip' | 'tcpip-forward' | 'forwarded-tcpip';
+  target: string;
+  allowed: boolean;
+  /** The rule that decided. */
+  rule: string;
+  /** For an allowed forward that then failed (connect error). */
+  error?: string;
+  /** For tcpip-forward: the port actually bound. */
+  port?: number;
+}
+
+export interface FtpEvent {
+  connection: string;
+  control: string;
+  type: 'passive-announced' | 'active-announced' | 'tls-started';
+  endpoint?: { host: string; port: number };
+  granted: boolean;
+}
+
+export interface ConnectionCloseEvent {
+  connection: string;
+  ip: string;
+  user: string | undefined;
+  bytesFromClient: number;
+  bytesToClient: number;
+  durationMs: number;
+}
+
+export interface ServerEvents {
+  listening: { addresses: ListenAddress[] };
+  auth: AuthEvent;
+  forward: ForwardEvent;
+  ftp: FtpEvent;
+  'connection-close': ConnectionCloseEvent;
+  /** A connection refused before SSH started (limit, back-off). */
+  'connection-refused': { ip: string; reason: string };
+}
