@@ -23,7 +23,8 @@ export function cliPath(name: 'ftpfwd' | 'ftpfwd-sshd' | 'ftp-srv'): string {
     'ftp-srv': join(ws, 'node_modules', 'ftp-srv', 'bin', 'index.js'),
   };
   const p = direct[name] as string;
-  if (!existsSync(p)) throw new Error(`${name} CLI not found (${linked} or ${p}); build the workspace and run npm install`);
+  if (!existsSync(p))
+    throw new Error(`${name} CLI not found (${linked} or ${p}); build the workspace and run npm install`);
   return p;
 }
 
@@ -76,7 +77,10 @@ export function writeSshKeys(dir: string, servers: { address: string; port: numb
   }
   const hostPub = readFileSync(join(dir, 'host_ed25519.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
   writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'id_ed25519.pub')));
-  writeFileSync(join(dir, 'known_hosts'), servers.map((s) => `[${s.address}]:${s.port} ${hostPub}\n`).join(''));
+  writeFileSync(
+    join(dir, 'known_hosts'),
+    servers.map((s) => `[${s.address}]:${s.port} ${hostPub}\n`).join(''),
+  );
   return {
     dir,
     hostKey: '/keys/host_ed25519',
@@ -89,7 +93,12 @@ export function writeSshKeys(dir: string, servers: { address: string; port: numb
 // ---------------------------------------------------------------- commands
 
 /** ftp-srv (the real CLI), anonymous, serving /srv read-write; prints "Listening" (bunyan JSON) when up. */
-export function ftpSrv(opts: { listen?: string; pasvUrl: string; pasvMin?: number; pasvMax?: number }): BackgroundCommand {
+export function ftpSrv(opts: {
+  listen?: string;
+  pasvUrl: string;
+  pasvMin?: number;
+  pasvMax?: number;
+}): BackgroundCommand {
   return {
     name: 'ftp-srv',
     argv: [
@@ -113,13 +122,23 @@ export function ftpSrv(opts: { listen?: string; pasvUrl: string; pasvMin?: numbe
 export function ftpfwdSshd(keys: SshKeys, extra: string[] = [], listen = '0.0.0.0:2222'): BackgroundCommand {
   return {
     name: 'sshd',
-    argv: ['node', cliPath('ftpfwd-sshd'), '--listen', listen, '--host-key', keys.hostKey, '--authorized-keys', keys.authorizedKeys, ...extra],
+    argv: [
+      'node',
+      cliPath('ftpfwd-sshd'),
+      '--listen',
+      listen,
+      '--host-key',
+      keys.hostKey,
+      '--authorized-keys',
+      keys.authorizedKeys,
+      ...extra,
+    ],
     ready: SSHD_READY,
   };
 }
 
 /** What ftpfwd-sshd prints once it listens (issue 3: addresses and fingerprints at start-up). */
-export const SSHD_READY = '[Ll]isten';
+export const SSHD_READY = 'listening on';
 
 /**
  * ftpfwd with the client key and known_hosts of writeSshKeys (mounted at /keys), strict host-key
@@ -162,7 +181,20 @@ export function tcpdump(file: string, address: string | 'any', name = 'tcpdump')
   const iface = address === 'any' ? 'any' : `{iface:${address}}`;
   return {
     name,
-    argv: ['tcpdump', '-i', iface, '-nn', '--immediate-mode', '-U', '-Z', 'root', '-s', '0', '-w', `/capture/${file}`],
+    argv: [
+      'tcpdump',
+      '-i',
+      iface,
+      '-nn',
+      '--immediate-mode',
+      '-U',
+      '-Z',
+      'root',
+      '-s',
+      '0',
+      '-w',
+      `/capture/${file}`,
+    ],
     ready: 'listening on',
   };
 }
@@ -211,18 +243,40 @@ export function curlSteps(o: CurlPlanOptions): AgentStep[] {
   const base = ['curl', '-sS', '--fail', '--connect-timeout', '20', '--max-time', '120'];
   for (const mode of o.modes ?? MODES) {
     const m = curlModeArgs(mode, o.activeAddress);
-    steps.push({ name: `${o.tag}-${mode}-down`, argv: [...base, ...m, '-o', `${o.outDir ?? '/out'}/${o.tag}-${mode}.bin`, `${o.url}/${o.download}`] });
-    steps.push({ name: `${o.tag}-${mode}-up`, argv: [...base, ...m, '-T', o.upload, `${o.url}/${o.tag}-${mode}.up`] });
+    steps.push({
+      name: `${o.tag}-${mode}-down`,
+      argv: [...base, ...m, '-o', `${o.outDir ?? '/out'}/${o.tag}-${mode}.bin`, `${o.url}/${o.download}`],
+    });
+    steps.push({
+      name: `${o.tag}-${mode}-up`,
+      argv: [...base, ...m, '-T', o.upload, `${o.url}/${o.tag}-${mode}.up`],
+    });
     steps.push({ name: `${o.tag}-${mode}-list`, argv: [...base, ...m, `${o.url}/`] });
   }
   return steps;
 }
 
 /** A passive basic-ftp session (download, upload, list) run by dist/tools/basic-ftp-run.js. */
-export function basicFtpStep(o: { tag: string; host: string; port: number; download: string; upload: string; outDir?: string }): AgentStep {
+export function basicFtpStep(o: {
+  tag: string;
+  host: string;
+  port: number;
+  download: string;
+  upload: string;
+  outDir?: string;
+}): AgentStep {
   const script = join(workspaceRoot(), 'packages', 'e2e', 'dist', 'tools', 'basic-ftp-run.js');
   return {
     name: `${o.tag}-basic-ftp`,
-    argv: ['node', script, o.host, String(o.port), o.download, `${o.outDir ?? '/out'}/${o.tag}-basic-ftp.bin`, o.upload, `${o.tag}-basic-ftp.up`],
+    argv: [
+      'node',
+      script,
+      o.host,
+      String(o.port),
+      o.download,
+      `${o.outDir ?? '/out'}/${o.tag}-basic-ftp.bin`,
+      o.upload,
+      `${o.tag}-basic-ftp.up`,
+    ],
   };
 }

@@ -225,7 +225,7 @@ class PlacedContainer extends GenericContainer {
 export class Topology {
   readonly id: string;
   private readonly networks: TopologyNetwork[] = [];
-  private readonly nextHost = new Map<string, number>();
+  private readonly used = new Set<string>();
   private readonly hosts: Host[] = [];
   private readonly root: string;
   private closed = false;
@@ -276,11 +276,24 @@ export class Topology {
     return handle;
   }
 
-  /** The next free address on `net` (from .10 up; .1 is the engine's bridge). */
+  /** The next free address on `net` (from .10 up; .1 is the engine's bridge; pick fixed ones from .20). */
   private allocate(net: TopologyNetwork): string {
-    const n = this.nextHost.get(net.name) ?? 10;
-    this.nextHost.set(net.name, n + 1);
-    return net.subnet.host(n);
+    for (let n = 10; n < net.subnet.size - 1; n++) {
+      const a = net.subnet.host(n);
+      if (!this.used.has(a)) {
+        this.used.add(a);
+        return a;
+      }
+    }
+    throw new Error(`network ${net.name} (${net.subnet}) has no free address left`);
+  }
+
+  /** Takes a fixed address (one a test chose, e.g. `net.subnet.host(20)`); refuses one taken twice. */
+  private claim(net: TopologyNetwork, address: string): string {
+    if (!net.subnet.contains(address)) throw new Error(`${address} is not in ${net.name} (${net.subnet})`);
+    if (this.used.has(address)) throw new Error(`${address} is already taken in ${net.name}`);
+    this.used.add(address);
+    return address;
   }
 
   /** Starts a host running `plan`; resolves once it printed `waitFor` (default: the agent's E2E-UP). */
@@ -288,10 +301,10 @@ export class Topology {
     if (this.closed) throw new Error(`topology ${this.name} is closed`);
     ensureEngineOnce();
     const image = await ensureImage();
-    const placement = opts.networks.map((n, i) => ({
-      network: n.name,
-      address: opts.addresses?.[i] ?? this.allocate(n),
-    }));
+    const placement = opts.networks.map((n, i) => {
+      const fixed = opts.addresses?.[i];
+      return { network: n.name, address: fixed ? this.claim(n, fixed) : this.allocate(n) };
+    });
     const plan: AgentPlan = { ...opts.plan };
     const capAdd = new Set(opts.capAdd ?? []);
     if (opts.defaultVia) {
@@ -341,6 +354,9 @@ export class Topology {
   async natGateway(opts: NatGatewayOptions): Promise<NatGateway> {
     const lanAddr = this.allocate(opts.lan);
     const wanAddr = this.allocate(opts.wan);
+    // host() below claims them again.
+    this.used.delete(lanAddr);
+    this.used.delete(wanAddr);
     const capture = join(this.captureDir, `${opts.name}-wan.pcap`);
     const background: BackgroundCommand[] = opts.captureWan
       ? [

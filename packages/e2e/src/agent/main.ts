@@ -167,7 +167,13 @@ async function main(plan: AgentPlan): Promise<void> {
   const steps = (plan.steps ?? []).map(resolveCommand);
   const report = (r: StepReport) => out(`${MARK.step}${JSON.stringify(r)}`);
   if (plan.concurrentSteps) {
-    await Promise.all(steps.map(async (s) => report(await run(s))));
+    const groups = new Map<string, AgentStep[]>();
+    for (const s of steps) groups.set(s.group ?? s.name, [...(groups.get(s.group ?? s.name) ?? []), s]);
+    await Promise.all(
+      [...groups.values()].map(async (g) => {
+        for (const s of g) report(await run(s));
+      }),
+    );
   } else {
     for (const s of steps) report(await run(s));
   }

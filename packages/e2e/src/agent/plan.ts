@@ -21,6 +21,8 @@ export interface BackgroundCommand extends AgentCommand {
 }
 
 export interface AgentStep extends AgentCommand {
+  /** With concurrentSteps: steps of one group run one after another, groups run at the same time. */
+  group?: string;
   /** Kill the step if it runs longer than this (ms, default 120 000): a bounded run, never a hang. */
   timeoutMs?: number;
 }
@@ -33,7 +35,7 @@ export interface AgentPlan {
   /** Wait for this file to exist before running steps (lets a test start several hosts' steps at once). */
   startWhenFileExists?: string;
   steps?: AgentStep[];
-  /** Run steps concurrently instead of one after another. */
+  /** Run steps concurrently instead of one after another (per `group`, when steps have one). */
   concurrentSteps?: boolean;
   /** After the steps, keep running (background commands stay up) until SIGTERM. Default: true when
    * there are background commands and no steps. */

@@ -1,0 +1,62 @@
+/** Assertions shared by the topology tests: what a user would check after a transfer. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import type { StepReport } from '../agent/plan.js';
+import { type FtpMode, type Payload, sha256File } from '../ftp.js';
+import { streamsContaining, type TcpPacket, tcpConnections } from '../pcap.js';
+
+export interface TransferCheck {
+  tag: string;
+  /** Host directory mounted at /out in the FTP client host. */
+  outDir: string;
+  /** Host directory mounted at /srv in the FTP server host. */
+  srvDir: string;
+  /** The file the client downloaded, and the one it uploaded. */
+  download: Payload;
+  upload: Payload;
+}
+
+function stepOk(steps: Map<string, StepReport>, name: string): StepReport {
+  const r = steps.get(name);
+  expect(r, `step ${name} did not run`).toBeDefined();
+  expect(r?.code, `${name} failed: ${r?.stderr}`).toBe(0);
+  return r as StepReport;
+}
+
+/** Download, upload and LIST of one mode (curl steps of curlSteps) went through with equal sha256. */
+export function expectMode(
+  steps: Map<string, StepReport>,
+  mode: FtpMode | 'basic-ftp',
+  c: TransferCheck,
+): void {
+  if (mode === 'basic-ftp') {
+    const r = stepOk(steps, `${c.tag}-basic-ftp`);
+    expect(r.stdout).toContain(c.download.path.split('/').pop());
+  } else {
+    stepOk(steps, `${c.tag}-${mode}-down`);
+    stepOk(steps, `${c.tag}-${mode}-up`);
+    const list = stepOk(steps, `${c.tag}-${mode}-list`);
+    expect(list.stdout).toContain(c.download.path.split('/').pop());
+  }
+  const down = join(c.outDir, `${c.tag}-${mode}.bin`);
+  const up = join(c.srvDir, mode === 'basic-ftp' ? `${c.tag}-basic-ftp.up` : `${c.tag}-${mode}.up`);
+  expect(existsSync(down), `${down} missing`).toBe(true);
+  expect(sha256File(down), `sha256 of ${c.tag} ${mode} download`).toBe(c.download.sha256);
+  expect(existsSync(up), `${up} missing`).toBe(true);
+  expect(sha256File(up), `sha256 of ${c.tag} ${mode} upload`).toBe(c.upload.sha256);
+}
+
+/** A capture shows TCP connections only to `ssh` (address and port), and none of the markers. */
+export function expectOnlySsh(
+  packets: TcpPacket[],
+  ssh: { address: string; port: number },
+  markers: Buffer[],
+): void {
+  const conns = tcpConnections(packets);
+  expect(conns.length, 'the capture saw no TCP connection at all').toBeGreaterThan(0);
+  const other = conns.filter((c) => c.dst !== ssh.address || c.dport !== ssh.port);
+  expect(other, 'connections other than SSH crossed the link').toEqual([]);
+  for (const m of markers)
+    expect(streamsContaining(packets, m), 'a file marker crossed the link in clear').toEqual([]);
+}
