@@ -1,0 +1,136 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { planFromArgs } from './cli.js';
+import { backoffDelay } from './link.js';
+import { applyOption, emptySshOptions, parseDashO } from './options.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ftpfwd-opt-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const env = { HOME: dir, USER: 'alice' };
+
+describe('-o options', () => {
+  it('parse Key=Value and "Key Value"; first value wins; lists accumulate', () => {
+    expect(parseDashO('Port=2222')).toEqual(['Port', '2222']);
+    expect(parseDashO('StrictHostKeyChecking accept-new')).toEqual(['StrictHostKeyChecking', 'accept-new']);
+    const o = emptySshOptions();
+    applyOption(o, 'port', '2222', '-o', dir);
+    applyOption(o, 'Port', '22', 'config', dir);
+    applyOption(o, 'IdentityFile', '~/.ssh/a', '-o', dir);
+    applyOption(o, 'IdentityFile', '/b', '-o', dir);
+    expect(o.port).toBe(2222);
+    expect(o.identityFiles).toEqual([`${dir}/.ssh/a`, '/b']);
+  });
+  it('an unknown option or a bad value is an error that names it', () => {
+    expect(() => applyOption(emptySshOptions(), 'ProxyJump', 'x', '-o')).toThrow(
+      /-o: unknown option "ProxyJump"/,
+    );
+    expect(() => applyOption(emptySshOptions(), 'BatchMode', 'maybe', '-o')).toThrow(
+      /BatchMode: expected yes or no, got "maybe"/,
+    );
+    expect(() => applyOption(emptySshOptions(), 'StrictHostKeyChecking', 'sometimes', '-o')).toThrow(
+      /expected yes, accept-new, no or ask/,
+    );
+  });
+});
+
+describe('planFromArgs', () => {
+  it('merges the command line, ssh_config Host/Match blocks and defaults', () => {
+    const cfg = join(dir, 'ssh_config');
+    writeFileSync(
+      cfg,
+      [
+        'Host bastion',
+        '  HostName 127.0.0.9',
+        '  User bob',
+        '  Port 2200',
+        '  IdentityFile ~/.ssh/bastion_key',
+        '  LocalForward 2121 ftp.internal:21',
+        '  ServerAliveInterval 15',
+        '  ForwardAgent yes',
+        'Host *',
+        '  StrictHostKeyChecking accept-new',
+      ].join('\n'),
+    );
+    const p = planFromArgs(['-F', cfg, '-p', '2222', '-L', 'ftp/2122:ftp.internal:21', 'bastion'], env);
+    expect(p.host).toBe('127.0.0.9');
+    expect(p.port).toBe(2222);
+    expect(p.user).toBe('bob');
+    expect(p.ssh.identityFiles).toEqual([`${dir}/.ssh/bastion_key`]);
+    expect(p.ssh.serverAliveInterval).toBe(15);
+    expect(p.ssh.strictHostKeyChecking).toBe('accept-new');
+    expect(p.forwards.map((f) => `${f.protocol}:${f.bindPort}`)).toEqual(['ftp:2122', 'tcp:2121']);
+    expect(p.ignoredConfigKeys).toContain('forwardagent');
+  });
+
+  it('ssh:// destinations, defaults and the ftp options', () => {
+    const p = planFromArgs(
+      [
+        '-g',
+        '--advertise',
+        '203.0.113.7',
+        '--data-ports',
+        '40000-40099',
+        '--pasv-target',
+        'reply',
+        '--remote-data-bind',
+        '0.0.0.0',
+        '--remote-data-advertise',
+        '192.0.2.10',
+        '--metrics',
+        '127.0.0.1:9464',
+        '-L',
+        'ftp/2121:ftp:21',
+        'ssh://carol@192.0.2.1:2022',
+      ],
+      env,
+    );
+    expect(p).toMatchObject({
+      host: '192.0.2.1',
+      port: 2022,
+      user: 'carol',
+      advertise: '203.0.113.7',
+      dataPorts: { lo: 40000, hi: 40099 },
+      pasvTarget: 'reply',
+      remoteDataBind: '0.0.0.0',
+      remoteDataAdvertise: '192.0.2.10',
+      metrics: { host: '127.0.0.1', port: 9464 },
+    });
+    expect(p.ssh.gatewayPorts).toBe(true);
+    expect(p.ssh.identityFiles).toEqual(['id_rsa', 'id_ecdsa', 'id_ed25519'].map((n) => `${dir}/.ssh/${n}`));
+    expect(p.identitiesExplicit).toBe(false);
+  });
+
+  it('--config YAML: same settings, command line wins, unknown keys named', () => {
+    const y = join(dir, 'c.yaml');
+    writeFileSync(
+      y,
+      'destination: dave@192.0.2.2\nport: 2200\noptions:\n  StrictHostKeyChecking: "yes"\n  BatchMode: true\nlocal: ["ftp/2121:ftp:21"]\n',
+    );
+    const p = planFromArgs(['--config', y, '-p', '2201'], env);
+    expect(p).toMatchObject({ host: '192.0.2.2', user: 'dave', port: 2201 });
+    expect(p.ssh.batchMode).toBe(true);
+    writeFileSync(y, 'destination: x\nlocall: []\n');
+    expect(() => planFromArgs(['--config', y], env)).toThrow(/unknown key\(s\) locall/);
+  });
+
+  it('usage errors say what was expected', () => {
+    expect(() => planFromArgs(['-L', '2121:ftp:21'], env)).toThrow(/no destination/);
+    expect(() => planFromArgs(['host'], env)).toThrow(/nothing to forward/);
+    expect(() => planFromArgs(['--data-ports', '9-1', '-L', '1:h:2', 'host'], env)).toThrow(/LO-HI/);
+    expect(() => planFromArgs(['-o', 'Bogus=1', '-L', '1:h:2', 'host'], env)).toThrow(
+      /unknown option "Bogus"/,
+    );
+    expect(() => planFromArgs(['--nope', 'host'], env)).toThrow(/unknown option '--nope'/);
+  });
+});
+
+describe('reconnect back-off', () => {
+  it('grows exponentially, is capped, and jitters within 50–100 %', () => {
+    expect(backoffDelay(0, 500, 30_000, () => 1)).toBe(500);
+    expect(backoffDelay(3, 500, 30_000, () => 1)).toBe(4000);
+    expect(backoffDelay(20, 500, 30_000, () => 1)).toBe(30_000);
+    expect(backoffDelay(20, 500, 30_000, () => 0)).toBe(15_000);
+  });
+});
