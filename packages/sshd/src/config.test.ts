@@ -1,0 +1,72 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfigFile, parseConfig } from './config.js';
+import { SshdError } from './errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sshd-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('config file', () => {
+  it('reads YAML with every flag, limits and users; paths relative to the file', () => {
+    const path = join(dir, 'sshd.yaml');
+    writeFileSync(
+      path,
+      [
+        'listen: 127.0.0.1:2222',
+        'hostKeys: [keys/host_ed25519]',
+        'authorizedKeys: /etc/ak',
+        'permitOpen: [ "ftp.example:21/ftp" ]',
+        'permitListen: none',
+        'gatewayPorts: no',
+        'allowTcpForwarding: local',
+        'limits: { maxConnections: 10, idleTimeout: 600, ftpPermitTimeout: 30 }',
+        'users:',
+        '  alice:',
+        '    authorizedKeys: alice.keys',
+        '    permitOpen: "db:5432"',
+      ].join('\n'),
+    );
+    const cfg = loadConfigFile(path);
+    expect(cfg.listen).toEqual(['127.0.0.1:2222']);
+    expect(cfg.hostKeys).toEqual([join(dir, 'keys/host_ed25519')]);
+    expect(cfg.authorizedKeys).toBe('/etc/ak');
+    expect(cfg.permitListen).toEqual(['none']);
+    expect(cfg.gatewayPorts).toBe('no');
+    expect(cfg.limits).toMatchObject({ maxConnections: 10, idleTimeout: 600 });
+    expect(cfg.users?.alice?.authorizedKeys).toBe(join(dir, 'alice.keys'));
+    expect(cfg.users?.alice?.permitOpen).toEqual(['db:5432']);
+  });
+
+  it('reads JSON, booleans for yes/no', () => {
+    const path = join(dir, 'sshd.json');
+    writeFileSync(path, JSON.stringify({ gatewayPorts: true, allowTcpForwarding: false }));
+    expect(loadConfigFile(path)).toMatchObject({ gatewayPorts: 'yes', allowTcpForwarding: 'no' });
+  });
+
+  it('names unknown and mistyped keys', () => {
+    const err = (() => {
+      try {
+        parseConfig({ limits: { maxConections: 3, maxAuthTries: 'six' }, gatewayports: 'yes', users: { bob: { pasword: 'x' } } }, 'cfg');
+      } catch (e) {
+        return e as SshdError;
+      }
+      throw new Error('no error');
+    })();
+    expect(err).toBeInstanceOf(SshdError);
+    expect(err.code).toBe('config');
+    expect(err.message).toContain('unknown key "limits.maxConections"');
+    expect(err.message).toContain('key "limits.maxAuthTries"');
+    expect(err.message).toContain('unknown key "gatewayports"');
+    expect(err.message).toContain('unknown key "users.bob.pasword"');
+    expect(() => parseConfig({ gatewayPorts: 'maybe' })).toThrow(/gatewayPorts/);
+  });
+
+  it('says when the file is not valid YAML or JSON', () => {
+    const path = join(dir, 'broken.json');
+    writeFileSync(path, '{ "listen": ');
+    expect(() => loadConfigFile(path)).toThrow(/expected valid JSON/);
+    expect(() => loadConfigFile(join(dir, 'missing.yaml'))).toThrow(/cannot read it/);
+  });
+});
