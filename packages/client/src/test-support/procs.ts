@@ -295,3 +295,52 @@ export function cleanEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.Pr
   };
   return env;
 }
+
+/** @ftpfwd/sshd's CLI (ftpfwd-sshd) on 127.0.0.1 with its own host key and authorized_keys. */
+export interface FtpfwdSshd {
+  port: number;
+  dir: string;
+  knownHosts: string;
+  userKey: string;
+  log(): string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+export const SSHD_BIN = join(REPO, 'node_modules/.bin/ftpfwd-sshd');
+
+export async function startFtpfwdSshd(c: Cleanup, extraArgs: string[] = []): Promise<FtpfwdSshd> {
+  const dir = tempDir(c, 'ftpfwd-sshd2-');
+  const host = keygen(join(dir, 'hostkey'));
+  const user = keygen(join(dir, 'userkey'));
+  writeFileSync(join(dir, 'authorized_keys'), `${user.pub}\n`);
+  const port = await freePort();
+  const knownHosts = join(dir, 'known_hosts');
+  writeFileSync(knownHosts, `[127.0.0.1]:${port} ${host.pub.split(' ').slice(0, 2).join(' ')}\n`);
+  let proc: Proc | undefined;
+  const s: FtpfwdSshd = {
+    port,
+    dir,
+    knownHosts,
+    userKey: user.priv,
+    log: () => proc?.output() ?? '',
+    async start() {
+      proc = startProc(c, SSHD_BIN, [
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--host-key',
+        join(dir, 'hostkey'),
+        '--authorized-keys',
+        join(dir, 'authorized_keys'),
+        ...extraArgs,
+      ]);
+      await waitPort(port);
+    },
+    async stop() {
+      await proc?.kill('SIGKILL');
+      proc = undefined;
+    },
+  };
+  await s.start();
+  return s;
+}

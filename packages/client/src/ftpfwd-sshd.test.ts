@@ -1,0 +1,186 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { shaRoundTrip, startShaServer } from './test-support/echo.js';
+import { FtpControl } from './test-support/ftp-control.js';
+import {
+  Cleanup,
+  cleanEnv,
+  type FtpfwdSshd,
+  freePort,
+  run,
+  sha256,
+  sha256File,
+  startFtpfwd,
+  startFtpfwdSshd,
+  startFtpSrv,
+  tempDir,
+} from './test-support/procs.js';
+
+/**
+ * ftpfwd (the built CLI) against @ftpfwd/sshd (its CLI ftpfwd-sshd), with real ftp-srv and curl.
+ * Same topology trick as the OpenSSH tests: the FTP client is 127.0.0.2, the SSH server reaches
+ * ftp-srv from 127.0.0.1, and ftp-srv refuses data peers that differ from the control peer.
+ */
+let c: Cleanup;
+let home: string;
+
+beforeEach(() => {
+  c = new Cleanup();
+  home = tempDir(c);
+  mkdirSync(join(home, '.ssh'), { mode: 0o700 });
+});
+afterEach(async () => {
+  await c.run();
+});
+
+function baseArgs(s: FtpfwdSshd): string[] {
+  return [
+    '-p',
+    String(s.port),
+    '-i',
+    s.userKey,
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    `UserKnownHostsFile=${s.knownHosts}`,
+    '-o',
+    'StrictHostKeyChecking=yes',
+  ];
+}
+
+const MODES: Record<string, string[]> = {
+  epsv: [],
+  pasv: ['--disable-epsv'],
+  eprt: ['--ftp-port', '127.0.0.2'],
+  port: ['--ftp-port', '127.0.0.2', '--disable-eprt'],
+};
+
+const curl = (args: string[]) =>
+  run('curl', ['-sS', '--max-time', '30', '--interface', '127.0.0.2', ...args]);
+
+async function allModes(port: number, root: string, file: Buffer, label: string) {
+  const out = tempDir(c);
+  for (const [mode, flags] of Object.entries(MODES)) {
+    const down = join(out, `down-${mode}.bin`);
+    const r = await curl([...flags, `ftp://127.0.0.1:${port}/file.bin`, '-o', down]);
+    expect(r.code, `${label} ${mode} download: ${r.stderr}`).toBe(0);
+    expect(sha256File(down), `${label} ${mode} download`).toBe(sha256(file));
+    const up = await curl([...flags, '-T', join(root, 'file.bin'), `ftp://127.0.0.1:${port}/up-${mode}.bin`]);
+    expect(up.code, `${label} ${mode} upload: ${up.stderr}`).toBe(0);
+    expect(sha256File(join(root, `up-${mode}.bin`)), `${label} ${mode} upload`).toBe(sha256(file));
+  }
+  const list = await curl([`ftp://127.0.0.1:${port}/`]);
+  expect(list.stdout.toString()).toContain('file.bin');
+}
+
+describe('ftpfwd against ftpfwd-sshd', () => {
+  it('-L ftp/ in all four modes, with the FTP-aware permit (only announced data channels)', async () => {
+    const root = tempDir(c);
+    const file = randomBytes(2 * 1024 * 1024 + 5);
+    writeFileSync(join(root, 'file.bin'), file);
+    const ftp = await startFtpSrv(c, root);
+    const sshd = await startFtpfwdSshd(c, ['--permit-open', `127.0.0.1:${ftp}/ftp`]);
+    const lport = await freePort();
+    const fwd = startFtpfwd(
+      c,
+      [...baseArgs(sshd), '-L', `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`, 'tester@127.0.0.1'],
+      cleanEnv(home),
+    );
+    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    await allModes(lport, root, file, '-L');
+    expect(fwd.child.exitCode).toBeNull();
+  });
+
+  it('-R ftp/ in all four modes', async () => {
+    const root = tempDir(c);
+    const file = randomBytes(1024 * 1024 + 1);
+    writeFileSync(join(root, 'file.bin'), file);
+    const ftp = await startFtpSrv(c, root);
+    const sshd = await startFtpfwdSshd(c);
+    const rport = await freePort();
+    const fwd = startFtpfwd(
+      c,
+      [...baseArgs(sshd), '-R', `ftp/127.0.0.1:${rport}:127.0.0.1:${ftp}`, 'tester@127.0.0.1'],
+      cleanEnv(home),
+    );
+    await fwd.waitFor(/ftp remote .* via/);
+    await allModes(rport, root, file, '-R');
+  });
+
+  it('tcp/ both directions with half-close; -R port 0 reports the allocated port', async () => {
+    const echo = await startShaServer(c);
+    const sshd = await startFtpfwdSshd(c);
+    const lport = await freePort();
+    const fwd = startFtpfwd(
+      c,
+      [
+        ...baseArgs(sshd),
+        '-L',
+        `tcp/${lport}:127.0.0.1:${echo.port}`,
+        '-R',
+        `127.0.0.1:0:127.0.0.1:${echo.port}`,
+        'tester@127.0.0.1',
+      ],
+      cleanEnv(home),
+    );
+    const allocated = await fwd.waitFor(/Allocated port \d+/);
+    const rport = Number(allocated.split(' ')[2]);
+    await fwd.waitFor(/tcp remote .* via/);
+    const payload = randomBytes(1 << 20);
+    expect(await shaRoundTrip(lport, payload)).toBe(sha256(payload));
+    expect(await shaRoundTrip(rport, payload)).toBe(sha256(payload));
+  });
+
+  it('sshd killed mid-session: 421 to the FTP client; after restart new sessions work', async () => {
+    const root = tempDir(c);
+    const file = randomBytes(128 * 1024);
+    writeFileSync(join(root, 'file.bin'), file);
+    const ftp = await startFtpSrv(c, root);
+    const sshd = await startFtpfwdSshd(c);
+    const lport = await freePort();
+    const fwd = startFtpfwd(
+      c,
+      [...baseArgs(sshd), '-L', `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`, 'tester@127.0.0.1'],
+      cleanEnv(home),
+    );
+    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    const ctl = await FtpControl.connect(lport, '127.0.0.1', '127.0.0.2');
+    c.add(() => ctl.close());
+    await ctl.login();
+    await sshd.stop();
+    expect(await ctl.reply()).toMatch(/^421 Service not available, SSH link lost/);
+    await ctl.waitClosed();
+    await sshd.start();
+    await fwd.waitFor(/reconnected to/, 30_000);
+    const down = join(tempDir(c), 'after.bin');
+    const r = await curl([`ftp://127.0.0.1:${lport}/file.bin`, '-o', down]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(sha256File(down)).toBe(sha256(file));
+  });
+
+  it('one session sending garbage does not disturb another running a transfer', async () => {
+    const root = tempDir(c);
+    const file = randomBytes(1024 * 1024);
+    writeFileSync(join(root, 'file.bin'), file);
+    const ftp = await startFtpSrv(c, root);
+    const sshd = await startFtpfwdSshd(c);
+    const lport = await freePort();
+    const fwd = startFtpfwd(
+      c,
+      [...baseArgs(sshd), '-L', `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`, 'tester@127.0.0.1'],
+      cleanEnv(home),
+    );
+    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    const bad = await FtpControl.connect(lport, '127.0.0.1', '127.0.0.2');
+    c.add(() => bad.close());
+    await bad.login();
+    bad.sock.write(`${'A'.repeat(10000)}\r\nPORT 999,1,1,1,1,1\r\nEPRT |9|x|y|\r\n\u0000\u00ff\r\n`);
+    const down = join(tempDir(c), 'ok.bin');
+    const r = await curl([`ftp://127.0.0.1:${lport}/file.bin`, '-o', down]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(sha256File(down)).toBe(sha256(file));
+    expect(fwd.child.exitCode).toBeNull();
+  });
+});
