@@ -253,3 +253,81 @@ describe('metrics through OpenSSH', () => {
     expect(m).toMatch(/ftpfwd_ftp_data_bytes_total\{direction="[a-z_]+"\} 65536/);
   });
 });
+
+describe('gateway mode through OpenSSH', () => {
+  it('-g: data listeners on the interface the FTP client reached; --advertise and --data-ports honoured', async () => {
+    const root = tempDir(c);
+    const file = randomBytes(300 * 1024);
+    writeFileSync(join(root, 'file.bin'), file);
+    const ftp = await startFtpSrv(c, root);
+    const lport = await freePort();
+    const fwd = startFtpfwd(
+      c,
+      [
+        ...baseArgs(),
+        '-g',
+        '-v',
+        '--data-ports',
+        '41000-41009',
+        '-L',
+        `ftp/${lport}:127.0.0.1:${ftp}`,
+        `${sshd.user}@127.0.0.1`,
+      ],
+      cleanEnv(home),
+    );
+    await fwd.waitFor(/ftp 0\.0\.0\.0:\d+ -> .* via/);
+    // A client that reached us on 127.0.0.3 is told 127.0.0.3, with a port from the range.
+    const ctl = await FtpControl.connect(lport, '127.0.0.3', '127.0.0.2');
+    c.add(() => ctl.close());
+    await ctl.login();
+    const pasv = await ctl.cmd('PASV');
+    const m = /^227 .*\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)/.exec(pasv);
+    expect(m, pasv).not.toBeNull();
+    const [h1, h2, h3, h4, p1, p2] = (m as RegExpExecArray).slice(1).map(Number) as number[];
+    expect(`${h1}.${h2}.${h3}.${h4}`).toBe('127.0.0.3');
+    const port = (p1 as number) * 256 + (p2 as number);
+    expect(port).toBeGreaterThanOrEqual(41000);
+    expect(port).toBeLessThanOrEqual(41009);
+    // -v logs each rewrite.
+    await fwd.waitFor(/227 .* → 227 /);
+    // A real transfer through such a listener, in PASV mode with curl honouring the 227 address.
+    const down = join(tempDir(c), 'gw.bin');
+    const r = await run('curl', [
+      '-sS',
+      '--max-time',
+      '30',
+      '--interface',
+      '127.0.0.2',
+      '--disable-epsv',
+      '--no-ftp-skip-pasv-ip',
+      `ftp://127.0.0.3:${lport}/file.bin`,
+      '-o',
+      down,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(sha256File(down)).toBe(sha256(file));
+  });
+
+  it('--advertise replaces the address in 227 replies (gateway behind NAT)', async () => {
+    const root = tempDir(c);
+    const ftp = await startFtpSrv(c, root);
+    const lport = await freePort();
+    const fwd = startFtpfwd(
+      c,
+      [
+        ...baseArgs(),
+        '--advertise',
+        '203.0.113.7',
+        '-L',
+        `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`,
+        `${sshd.user}@127.0.0.1`,
+      ],
+      cleanEnv(home),
+    );
+    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    const ctl = await FtpControl.connect(lport, '127.0.0.1', '127.0.0.2');
+    c.add(() => ctl.close());
+    await ctl.login();
+    expect(await ctl.cmd('PASV')).toMatch(/^227 .*\(203,0,113,7,\d+,\d+\)/);
+  });
+});

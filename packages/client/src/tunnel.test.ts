@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createSshServer, loadHostKey, parseAuthorizedKeys, type SshServer } from '@ftpfwd/sshd';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FtpfwdError } from './errors.js';
+import { shaRoundTrip, startShaServer } from './test-support/echo.js';
+import { Cleanup, keygen, run, sha256, sha256File, startFtpSrv, tempDir } from './test-support/procs.js';
+import { connect } from './tunnel.js';
+
+/** The library API against an in-process @ftpfwd/sshd. */
+let c: Cleanup;
+let dir: string;
+let server: SshServer;
+let port: number;
+let knownHosts: string;
+let userKey: string;
+
+beforeEach(async () => {
+  c = new Cleanup();
+  dir = tempDir(c);
+  const host = keygen(join(dir, 'hostkey'));
+  const user = keygen(join(dir, 'userkey'));
+  userKey = user.priv;
+  server = createSshServer({
+    listen: [{ host: '127.0.0.1', port: 0 }],
+    hostKeys: [loadHostKey(host.priv)],
+    authorizedKeys: parseAuthorizedKeys(`${user.pub}\n`).keys,
+  });
+  const [addr] = await server.start();
+  port = addr?.port ?? 0;
+  c.add(() => server.stop(0));
+  knownHosts = join(dir, 'known_hosts');
+  writeFileSync(knownHosts, `[127.0.0.1]:${port} ${host.pub.split(' ').slice(0, 2).join(' ')}\n`);
+});
+afterEach(async () => {
+  await c.run();
+});
+
+const opts = () => ({
+  host: '127.0.0.1',
+  port,
+  username: 'tester',
+  identityFiles: [userKey],
+  agent: false as const,
+  knownHostsFiles: [knownHosts],
+  globalKnownHostsFiles: [],
+  strictHostKeyChecking: 'yes' as const,
+  batchMode: true,
+});
+
+describe('connect() / Tunnel', () => {
+  it('forwards ftp/ and tcp/ set up from code, port 0 gives a free port', async () => {
+    const t = await connect(opts());
+    c.add(() => t.close());
+    const root = tempDir(c);
+    const file = randomBytes(512 * 1024);
+    writeFileSync(join(root, 'file.bin'), file);
+    const ftp = await startFtpSrv(c, root);
+    const f = await t.forward('-L', `ftp/127.0.0.1:0:127.0.0.1:${ftp}`);
+    expect(f.listen.port).toBeGreaterThan(0);
+    expect(f.describe()).toBe(`ftp 127.0.0.1:${f.listen.port} -> 127.0.0.1:${ftp}`);
+    const down = join(tempDir(c), 'lib.bin');
+    const r = await run('curl', [
+      '-sS',
+      '--interface',
+      '127.0.0.2',
+      `ftp://127.0.0.1:${f.listen.port}/file.bin`,
+      '-o',
+      down,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(sha256File(down)).toBe(sha256(file));
+
+    const echo = await startShaServer(c);
+    const tf = await t.forward('L', `0:127.0.0.1:${echo.port}`);
+    const payload = randomBytes(100_000);
+    expect(await shaRoundTrip(tf.listen.port, payload)).toBe(sha256(payload));
+    const metrics = await t.metrics.registry.metrics();
+    expect(metrics).toMatch(/ftpfwd_sessions_total\{protocol="ftp",direction="local"\} 1/);
+    await t.close();
+  });
+
+  it('rejects with typed errors: unknown host key, bad forward spec', async () => {
+    await expect(connect({ ...opts(), knownHostsFiles: [join(dir, 'none')] })).rejects.toMatchObject({
+      code: 'host-key-unknown',
+    });
+    const t = await connect(opts());
+    c.add(() => t.close());
+    await expect(t.forward('-L', 'nonsense')).rejects.toBeInstanceOf(FtpfwdError);
+    // A port already taken: forward-failed naming the address.
+    const f = await t.forward('-L', '127.0.0.1:0:127.0.0.1:9');
+    await expect(t.forward('-L', `127.0.0.1:${f.listen.port}:127.0.0.1:9`)).rejects.toThrow(
+      /address already in use/,
+    );
+    expect(readFileSync(knownHosts, 'utf8')).toContain('[127.0.0.1]');
+  });
+});
