@@ -19,7 +19,13 @@ describe('parseAuthorizedKeys', () => {
       [5, 'ecdsa-sha2-nistp256', 'bob'],
       [6, 'ssh-rsa', ''],
     ]);
-    expect(keys[0]!.blob.equals(ssh2.utils.parseKey(ed) instanceof Error ? Buffer.alloc(0) : (ssh2.utils.parseKey(ed) as ssh2.ParsedKey).getPublicSSH())).toBe(true);
+    expect(
+      keys[0]!.blob.equals(
+        ssh2.utils.parseKey(ed) instanceof Error
+          ? Buffer.alloc(0)
+          : (ssh2.utils.parseKey(ed) as ssh2.ParsedKey).getPublicSSH(),
+      ),
+    ).toBe(true);
     expect(keys.every((k) => k.restrictions.noPortForwarding === false)).toBe(true);
   });
 

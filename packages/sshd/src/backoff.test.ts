@@ -4,7 +4,13 @@ import { SourceBackoff } from './backoff.js';
 describe('per-source back-off', () => {
   const setup = () => {
     let now = 1_000_000;
-    const b = new SourceBackoff({ threshold: 3, windowMs: 60_000, baseBlockMs: 10_000, maxBlockMs: 25_000, now: () => now });
+    const b = new SourceBackoff({
+      threshold: 3,
+      windowMs: 60_000,
+      baseBlockMs: 10_000,
+      maxBlockMs: 25_000,
+      now: () => now,
+    });
     return { b, advance: (ms: number) => (now += ms) };
   };
 
@@ -39,7 +45,13 @@ describe('per-source back-off', () => {
   });
 
   it('keeps its table bounded', () => {
-    const b = new SourceBackoff({ threshold: 1, windowMs: 1000, baseBlockMs: 1000, maxBlockMs: 1000, maxEntries: 10 });
+    const b = new SourceBackoff({
+      threshold: 1,
+      windowMs: 1000,
+      baseBlockMs: 1000,
+      maxBlockMs: 1000,
+      maxEntries: 10,
+    });
     for (let i = 0; i < 100; i++) b.recordFailure(`203.0.113.${i}`);
     expect(b.blockedForMs('203.0.113.0')).toBe(0); // evicted
     expect(b.blockedForMs('203.0.113.99')).toBeGreaterThan(0);

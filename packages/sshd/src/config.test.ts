@@ -48,7 +48,14 @@ describe('config file', () => {
   it('names unknown and mistyped keys', () => {
     const err = (() => {
       try {
-        parseConfig({ limits: { maxConections: 3, maxAuthTries: 'six' }, gatewayports: 'yes', users: { bob: { pasword: 'x' } } }, 'cfg');
+        parseConfig(
+          {
+            limits: { maxConections: 3, maxAuthTries: 'six' },
+            gatewayports: 'yes',
+            users: { bob: { pasword: 'x' } },
+          },
+          'cfg',
+        );
       } catch (e) {
         return e as SshdError;
       }

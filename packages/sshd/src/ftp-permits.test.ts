@@ -39,10 +39,16 @@ describe('FTP active slots', () => {
     const { t } = table();
     expect(t.mayOpenSlot()).toBe(true);
     t.openSlot(50000);
-    expect(t.admitActive(50000, '192.0.2.10')).toMatchObject({ ok: false, reason: expect.stringContaining('PORT') });
+    expect(t.admitActive(50000, '192.0.2.10')).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('PORT'),
+    });
     expect(t.armActive('c1/ftp1', 50001)).toBe(false);
     expect(t.armActive('c1/ftp1', 50000)).toBe(true);
-    expect(t.admitActive(50000, '198.51.100.5')).toMatchObject({ ok: false, reason: expect.stringContaining('192.0.2.10') });
+    expect(t.admitActive(50000, '198.51.100.5')).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('192.0.2.10'),
+    });
     expect(t.admitActive(50000, '::ffff:192.0.2.10')).toMatchObject({ ok: true });
     expect(t.admitActive(50000, '192.0.2.10').ok).toBe(false);
     t.controlClosed('c1/ftp1');

@@ -32,7 +32,9 @@ describe('password hashes', () => {
 
   it('refuses malformed hashes with what was expected', () => {
     expect(() => parsePasswordHash('plaintext')).toThrow(/expected \$scrypt\$ln=N,r=R,p=P\$salt\$hash/);
-    expect(() => parsePasswordHash('$scrypt$ln=30,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA')).toThrow(/out of range/);
+    expect(() =>
+      parsePasswordHash('$scrypt$ln=30,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA'),
+    ).toThrow(/out of range/);
   });
 });
 
@@ -40,7 +42,16 @@ describe('password file', () => {
   it('reads users, reports bad lines by number and keeps the first of duplicates', async () => {
     const a = formatPasswordHash(await hashPassword('a', FAST));
     const b = formatPasswordHash(await hashPassword('b', FAST));
-    const text = ['# users', `alice:${a}`, '', 'bob:plain', `carol:${b}`, `alice:${b}`, 'no colon', 'bad user:x'].join('\n');
+    const text = [
+      '# users',
+      `alice:${a}`,
+      '',
+      'bob:plain',
+      `carol:${b}`,
+      `alice:${b}`,
+      'no colon',
+      'bad user:x',
+    ].join('\n');
     const { entries, problems } = parsePasswordFile(text);
     expect([...entries.keys()]).toEqual(['alice', 'carol']);
     expect(await verifyPassword('a', entries.get('alice'))).toBe(true);

@@ -14,17 +14,38 @@ import {
 
 describe('permit-open', () => {
   it('parses every documented form', () => {
-    expect(parsePermitOpen('ftp.example:21')).toMatchObject({ kind: 'hostport', host: 'ftp.example', port: 21, ftp: false });
+    expect(parsePermitOpen('ftp.example:21')).toMatchObject({
+      kind: 'hostport',
+      host: 'ftp.example',
+      port: 21,
+      ftp: false,
+    });
     expect(parsePermitOpen('*:443')).toMatchObject({ host: '*', port: 443 });
     expect(parsePermitOpen('db.internal:*')).toMatchObject({ host: 'db.internal', port: '*' });
-    expect(parsePermitOpen('[2001:db8::1]:21/ftp')).toMatchObject({ host: '2001:db8::1', port: 21, ftp: true });
+    expect(parsePermitOpen('[2001:db8::1]:21/ftp')).toMatchObject({
+      host: '2001:db8::1',
+      port: 21,
+      ftp: true,
+    });
     expect(parsePermitOpen('192.0.2.10:21/ftp')).toMatchObject({ host: '192.0.2.10', port: 21, ftp: true });
     expect(parsePermitOpen('any').kind).toBe('any');
     expect(parsePermitOpen('none').kind).toBe('none');
   });
 
   it('refuses malformed specs with a message saying what was expected', () => {
-    for (const bad of ['', 'host', 'host:', ':21', 'host:0', 'host:65536', 'host:x', '2001:db8::1:21', 'a b:1', 'host:*/ftp', 'any/ftp']) {
+    for (const bad of [
+      '',
+      'host',
+      'host:',
+      ':21',
+      'host:0',
+      'host:65536',
+      'host:x',
+      '2001:db8::1:21',
+      'a b:1',
+      'host:*/ftp',
+      'any/ftp',
+    ]) {
       expect(() => parsePermitOpen(bad), bad).toThrow(SshdError);
     }
     expect(() => parsePermitOpen('host')).toThrow(/expected host:port/);
@@ -108,7 +129,7 @@ describe('from= address patterns', () => {
       fc.property(fc.ipV4(), fc.integer({ min: 0, max: 32 }), fc.ipV4(), (net, bits, addr) => {
         const toInt = (a: string): number => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
         const mask = bits === 0 ? 0 : (2 ** 32 - 2 ** (32 - bits)) >>> 0;
-        const expected = ((toInt(net) & mask) >>> 0) === ((toInt(addr) & mask) >>> 0);
+        const expected = (toInt(net) & mask) >>> 0 === (toInt(addr) & mask) >>> 0;
         expect(parseAddressPatterns(`${net}/${bits}`).matches(addr)).toBe(expected);
       }),
       { numRuns: 300 },
