@@ -1,0 +1,156 @@
+#!/usr/bin/env node
+// ftpfwd side-by-side benchmark (issue 6). Starts everything itself on loopback: a private vsftpd,
+// ftp-srv, a private OpenSSH sshd with `ssh -L`, ftpfwd-sshd and ftpfwd; runs each scenario
+// --runs times alternating contenders; prints medians and target verdicts; writes
+// <out>/<date>.json and <out>/<date>.svg. `--smoke` is the CI version: tiny sizes, bytes checked.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseOptions, USAGE } from './lib/args.mjs';
+import { curl, ftpUrl } from './lib/curl.mjs';
+import { makeFtpRoot, makeWorkDir, removeWorkDir, sha256File } from './lib/fixtures.mjs';
+import { machineFacts } from './lib/machine.mjs';
+import { cleanup, installCleanupHooks, logTail } from './lib/procs.mjs';
+import { judgeTargets, scenarioTable, targetLines } from './lib/report.mjs';
+import { assertNativeCrypto, ftpfwdBins } from './lib/servers/ftpfwd.mjs';
+import { startStack } from './lib/stack.mjs';
+import { medianResult } from './lib/stats.mjs';
+import { chartSvg } from './lib/svg.mjs';
+import { concurrency } from './scenarios/concurrency.mjs';
+import { latency } from './scenarios/latency.mjs';
+import { smallFiles } from './scenarios/small-files.mjs';
+import { active, download, upload } from './scenarios/throughput.mjs';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SCENARIOS = { download, upload, active, small: smallFiles, concurrency, latency };
+const mib = (n) => `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 3 : 0)} MiB`;
+
+function assertAlive(contenders) {
+  for (const c of contenders)
+    for (const { proc } of c.procs)
+      if (proc.exited) throw new Error(`${proc.name} (${c.id}) exited during the bench${logTail(proc)}`);
+}
+
+/** One tiny download per contender before measuring: a broken stack fails here, named. */
+async function warmUp(contenders, dir, files) {
+  for (const c of contenders) {
+    const out = join(dir, 'out', `warm-${c.id.replace(/\W+/g, '_')}`);
+    await curl(['-o', out, ftpUrl(c, files.lat.name)], { what: `warm-up via ${c.id}`, timeoutMs: 30000 });
+    if ((await sha256File(out)) !== files.lat.sha) throw new Error(`warm-up via ${c.id}: bytes differ`);
+  }
+}
+
+async function main() {
+  const opts = parseOptions(process.argv.slice(2));
+  if (opts.help) return console.log(USAGE);
+  installCleanupHooks();
+  // ssh2 without its binding is ~20x slower: refuse to produce misleading figures.
+  assertNativeCrypto(REPO);
+  const bins = ftpfwdBins(REPO);
+  if (opts.contenders.some((id) => id.startsWith('ftpfwd')) && bins.missing.length)
+    throw new Error(
+      `no ${bins.missing.join(', ')} in node_modules/.bin: build first (npx nx run-many -t build) or pick --contenders`,
+    );
+  const machine = await machineFacts();
+  console.log(
+    `ftpfwd bench${opts.smoke ? ' (smoke)' : ''}: ${machine.nproc} cores, ${machine.cpu}, node ${machine.node}`,
+  );
+  const dir = makeWorkDir();
+  let ok = false;
+  try {
+    console.log(`preparing files in ${dir} (${mib(opts.size)} big file)`);
+    const files = makeFtpRoot(dir, {
+      size: opts.size,
+      smallCount: opts.smallFiles,
+      smallSize: opts.smallSize,
+      concSessions: opts.sessions,
+      concSize: opts.sessionSize,
+    });
+    const contenders = await startStack({
+      dir,
+      repoRoot: REPO,
+      bins,
+      wanted: opts.contenders,
+      pasvCount: Math.max(64, opts.sessions * 4),
+    });
+    const labels = Object.fromEntries(contenders.map((c) => [c.id, c.label]));
+    await warmUp(contenders, dir, files);
+    const ctx = { dir, files, opts };
+    const runsBy = {};
+    const medians = {};
+    const lines = [];
+    for (const name of opts.scenarios) {
+      const sc = SCENARIOS[name];
+      const list = contenders.filter((c) => sc.applies(c));
+      runsBy[name] = Object.fromEntries(list.map((c) => [c.id, []]));
+      for (let run = 1; run <= opts.runs; run++) {
+        // Rotate the order each run so no contender always goes first (caches, CPU frequency).
+        const order = list.map((_, i) => list[(i + run - 1) % list.length]);
+        for (const c of order) {
+          const r = await sc.measure(c, ctx, run);
+          assertAlive(contenders);
+          runsBy[name][c.id].push(r);
+          console.log(`  ${name.padEnd(11)} run ${run}  ${c.id.padEnd(16)} ${r.value} ${sc.unit}`);
+        }
+      }
+      medians[name] = Object.fromEntries(
+        Object.entries(runsBy[name]).map(([id, rs]) => [id, medianResult(rs)]),
+      );
+      lines.push(...scenarioTable(sc, medians[name], labels, opts.runs));
+    }
+    const targets = opts.smoke ? [] : judgeTargets(medians, runsBy);
+    console.log(
+      [
+        `\nResults: ${machine.nproc} cores (${machine.cpu}), node ${machine.node}, big file ${mib(opts.size)}, ` +
+          `${opts.smallFiles} x ${opts.smallSize} B small files, ${opts.sessions} sessions x ${mib(opts.sessionSize)}, ` +
+          `${opts.latency} set-ups; MB = 10^6 bytes`,
+        ...lines,
+        ...(targets.length ? targetLines(targets) : []),
+      ].join('\n'),
+    );
+    if (opts.out) {
+      const outDir = resolve(REPO, opts.out);
+      mkdirSync(outDir, { recursive: true });
+      const stamp = new Date().toISOString().replace(/:/g, '-').replace(/\..*/, '');
+      const base = join(outDir, `bench-${stamp}`);
+      const record = {
+        date: new Date().toISOString(),
+        machine,
+        options: opts,
+        contenders: labels,
+        medians,
+        targets,
+        runs: runsBy,
+      };
+      writeFileSync(`${base}.json`, `${JSON.stringify(record, null, 2)}\n`);
+      const panels = opts.scenarios.map((n) => ({ ...SCENARIOS[n], medians: medians[n] }));
+      writeFileSync(
+        `${base}.svg`,
+        chartSvg({
+          title: 'ftpfwd side-by-side benchmark (medians)',
+          subtitle: `${record.date.slice(0, 16)}Z · ${machine.nproc} cores ${machine.cpu} · node ${machine.node} · ${mib(opts.size)} · ${opts.runs} runs`,
+          panels,
+          labels,
+        }),
+      );
+      console.log(`\nwrote ${base}.json and ${base}.svg`);
+    }
+    if (opts.smoke)
+      console.log(
+        '\nsmoke: every scenario ran end to end through every contender; sha256 of all bytes matched',
+      );
+    ok = true;
+  } finally {
+    await cleanup();
+    if (opts.keep || !ok) console.error(`bench: work dir kept: ${dir} (logs in logs/)`);
+    else removeWorkDir(dir);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(`bench: FAILED: ${err.message}`);
+    cleanup().finally(() => process.exit(1));
+  },
+);

@@ -1,0 +1,94 @@
+// Turns the medians into the printed table, the target verdicts, and the JSON record.
+import { round } from './measure.mjs';
+
+const fmt = (v) => (v === undefined || v === null || Number.isNaN(v) ? '-' : String(v));
+
+function cpuText(m) {
+  const per = m.cpuPerGiB ?? m.cpu;
+  if (!per) return '';
+  return Object.entries(per)
+    .map(([role, s]) => `${role} ${s.toFixed(2)}`)
+    .join(' · ');
+}
+
+function extraText(id, m) {
+  if (id === 'latency') return `p99 ${m.p99} ms`;
+  if (id === 'concurrency') {
+    const rss = Object.entries(m.hwmRssMB ?? {}).map(([r, v]) => `${r} ${Math.round(v)} MB`);
+    return rss.length ? `peak RSS ${rss.join(', ')}` : '';
+  }
+  return '';
+}
+
+/** Lines of the table for one scenario's medians ({ contenderId: median }). */
+export function scenarioTable(sc, medians, labels, runs) {
+  const ref = medians[sc.reference]?.value;
+  const cpuHead = sc.id === 'small' || sc.id === 'latency' ? 'CPU s (whole run)' : 'CPU s per GiB';
+  const lines = [`\n${sc.title}  [median of ${runs}; ratio vs ${labels[sc.reference] ?? sc.reference}]`];
+  const rows = [['contender', sc.unit, 'ratio', '', cpuHead]];
+  for (const [id, m] of Object.entries(medians)) {
+    const ratio = ref ? (sc.better === 'lower' ? ref / m.value : m.value / ref) : undefined;
+    rows.push([
+      labels[id],
+      fmt(m.value),
+      ratio ? `${ratio.toFixed(2)}x` : '-',
+      extraText(sc.id, m),
+      cpuText(m),
+    ]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const r of rows)
+    lines.push(
+      `  ${r
+        .map((cell, i) => (i === 1 || i === 2 ? cell.padStart(widths[i]) : cell.padEnd(widths[i])))
+        .join('  ')
+        .trimEnd()}`,
+    );
+  return lines;
+}
+
+/** The issue's targets, judged on this run's medians; a missing contender gives "n/a". */
+export function judgeTargets(med, runsBy) {
+  const t = [];
+  const add = (name, value, limit) => {
+    const known = value !== undefined && Number.isFinite(value);
+    t.push({
+      target: name,
+      value: known ? round(value, 3) : null,
+      limit,
+      met: known ? evaluate(value, limit) : null,
+    });
+  };
+  const v = (sc, id, key = 'value') => med[sc]?.[id]?.[key];
+  const ratio = (a, b) => (a !== undefined && b ? a / b : undefined);
+  add('download ftpfwd / ssh -L', ratio(v('download', 'ftpfwd'), v('download', 'ssh-L')), '>= 1.0');
+  add('upload ftpfwd / ssh -L', ratio(v('upload', 'ftpfwd'), v('upload', 'ssh-L')), '>= 1.0');
+  add('small files ftpfwd / direct', ratio(v('small', 'ftpfwd'), v('small', 'vsftpd')), '>= 0.5');
+  add(
+    'sessions aggregate / single stream (ftpfwd)',
+    ratio(v('concurrency', 'ftpfwd'), v('download', 'ftpfwd')),
+    '>= 0.9',
+  );
+  for (const role of ['ftpfwd', 'ftpfwd-sshd']) {
+    const runs = runsBy.concurrency?.ftpfwd;
+    const peak = runs ? Math.max(...runs.map((r) => r.hwmRssMB?.[role] ?? 0)) : undefined;
+    add(`peak RSS ${role} (MB)`, peak, '<= 200');
+  }
+  add('set-up latency p50 (ms)', v('latency', 'ftpfwd', 'p50'), '<= 1');
+  add('set-up latency p99 (ms)', v('latency', 'ftpfwd', 'p99'), '<= 5');
+  return t;
+}
+
+function evaluate(value, limit) {
+  const [op, num] = limit.split(' ');
+  return op === '>=' ? value >= Number(num) : value <= Number(num);
+}
+
+export function targetLines(targets) {
+  const lines = ['\nTargets (issue 6, ratios within this run)'];
+  for (const t of targets)
+    lines.push(
+      `  ${t.met === null ? 'n/a ' : t.met ? 'MET ' : 'MISS'}  ${t.target.padEnd(44)} ${fmt(t.value).padStart(8)}  (${t.limit})`,
+    );
+  return lines;
+}

@@ -1,0 +1,72 @@
+// The contenders under test: ftpfwd-sshd (our SSH server) and ftpfwd (our client, -L ftp/),
+// started from the workspace's linked CLIs exactly as a user would (see issues 3 and 4).
+import { accessSync, constants } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { startProcess, waitPort } from '../procs.mjs';
+import { sshUser } from './openssh.mjs';
+
+export function ftpfwdBins(repoRoot) {
+  const bin = (name) => join(repoRoot, 'node_modules', '.bin', name);
+  const missing = ['ftpfwd', 'ftpfwd-sshd'].filter((n) => {
+    try {
+      accessSync(bin(n), constants.X_OK);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  return { client: bin('ftpfwd'), sshd: bin('ftpfwd-sshd'), missing };
+}
+
+/**
+ * ssh2 falls back to pure-JS crypto without its native binding (~45 MB/s instead of ~800): a bench
+ * run like that would measure the wrong thing, so refuse it. Checked for the ssh2 each CLI loads.
+ */
+export function assertNativeCrypto(repoRoot) {
+  for (const pkg of ['client', 'sshd']) {
+    const require = createRequire(join(repoRoot, 'packages', pkg, 'package.json'));
+    const path = require.resolve('ssh2/lib/protocol/crypto.js');
+    if (!require(path).bindingAvailable)
+      throw new Error(
+        `ssh2's native crypto binding is not loaded for packages/${pkg} (${path}): ` +
+          'reinstall with npm_config_nodedir=/usr (npm ci) so ssh2 builds lib/protocol/crypto/build/Release/sshcrypto.node',
+      );
+  }
+}
+
+export async function startFtpfwdSshd({ dir, bins, port, hostKey, authorizedKeys }) {
+  const proc = startProcess(
+    'ftpfwd-sshd',
+    bins.sshd,
+    ['--listen', `127.0.0.1:${port}`, '--host-key', hostKey, '--authorized-keys', authorizedKeys],
+    { logFile: join(dir, 'logs', 'ftpfwd-sshd.log') },
+  );
+  await waitPort(port, '127.0.0.1', proc);
+  return proc;
+}
+
+export async function startFtpfwd({ dir, bins, name, sshPort, key, knownHosts, listenPort, ftpPort }) {
+  const proc = startProcess(
+    name,
+    bins.client,
+    [
+      '-p',
+      String(sshPort),
+      '-i',
+      key,
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      `UserKnownHostsFile=${knownHosts}`,
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-L',
+      `ftp/127.0.0.1:${listenPort}:127.0.0.1:${ftpPort}`,
+      `${sshUser()}@127.0.0.1`,
+    ],
+    { logFile: join(dir, 'logs', `${name.replace(/[^\w.-]+/g, '_')}.log`) },
+  );
+  await waitPort(listenPort, '127.0.0.1', proc);
+  return proc;
+}

@@ -1,0 +1,81 @@
+// Scenario 5: N FTP sessions at once (one curl, --parallel: each transfer its own control
+// connection), each fetching the same-size file; aggregate MB/s, and the tunnel processes' memory.
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { curl, ftpUrl } from '../lib/curl.mjs';
+import { concName, sha256File } from '../lib/fixtures.mjs';
+import { cpuSince, cpuSnapshot, perGiB, round } from '../lib/measure.mjs';
+import { processTree, statusKb } from '../lib/procs.mjs';
+
+const TUNNEL_ROLES = ['ftpfwd', 'ftpfwd-sshd', 'ssh', 'sshd'];
+
+function rssMB(pid, field) {
+  let kb = 0;
+  for (const p of processTree(pid)) kb += statusKb(p, field);
+  return kb / 1024;
+}
+
+export const concurrency = {
+  id: 'concurrency',
+  title: 'Concurrent sessions',
+  unit: 'MB/s',
+  better: 'higher',
+  reference: 'vsftpd',
+  applies: () => true,
+  async measure(c, { dir, files }, run) {
+    const { count, size } = files.conc;
+    const out = join(dir, 'out', `conc-${c.id.replace(/\W+/g, '_')}-${run}`);
+    mkdirSync(out);
+    const tunnel = c.procs.filter((p) => TUNNEL_ROLES.includes(p.role));
+    const server = c.procs.find((p) => p.role === 'vsftpd' || p.role === 'ftp-srv');
+    const peak = Object.fromEntries(tunnel.map((p) => [p.role, 0]));
+    let peakSessions = 0;
+    // vsftpd runs two processes per session: count them to confirm the sessions really overlapped.
+    const sample = () => {
+      for (const p of tunnel) peak[p.role] = Math.max(peak[p.role], rssMB(p.proc.pid, 'VmRSS'));
+      if (server.role === 'vsftpd')
+        peakSessions = Math.max(peakSessions, (processTree(server.proc.pid).length - 1) / 2);
+    };
+    const timer = setInterval(sample, 100);
+    const before = cpuSnapshot(c);
+    let r;
+    try {
+      r = await curl(
+        [
+          '--parallel',
+          '--parallel-immediate',
+          '--parallel-max',
+          String(count),
+          '-o',
+          join(out, 'f#1.bin'),
+          ftpUrl(c, `conc/f[001-${concName(count).slice(1, 4)}].bin`),
+        ],
+        { what: `${count} sessions via ${c.id}` },
+      );
+    } finally {
+      clearInterval(timer);
+    }
+    const cpu = await cpuSince(c, before);
+    if (r.transfers.length !== count)
+      throw new Error(`sessions via ${c.id}: ${r.transfers.length} of ${count} done`);
+    for (let i = 1; i <= count; i++) {
+      const sha = await sha256File(join(out, concName(i)));
+      if (sha !== files.conc.sha) throw new Error(`sessions via ${c.id}: ${concName(i)} sha256 differs`);
+    }
+    rmSync(out, { recursive: true, force: true });
+    const bytes = count * size;
+    // VmHWM: the true peak over the process's life so far (sampling can miss a short spike).
+    const hwm = Object.fromEntries(tunnel.map((p) => [p.role, round(rssMB(p.proc.pid, 'VmHWM'), 1)]));
+    return {
+      value: round(bytes / r.wallSeconds / 1e6, 1),
+      seconds: r.wallSeconds,
+      bytes,
+      sessions: count,
+      peakSessionsSeen: server.role === 'vsftpd' ? peakSessions : undefined,
+      peakRssMB: Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, round(v, 1)])),
+      hwmRssMB: hwm,
+      cpu,
+      cpuPerGiB: perGiB(cpu, bytes),
+    };
+  },
+};

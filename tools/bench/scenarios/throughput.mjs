@@ -1,0 +1,57 @@
+// Scenarios 1-3: one big file down (RETR over EPSV), up (STOR), and down in active mode (EPRT),
+// timed by curl, bytes checked by sha256 after the clock stops.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { curl, ftpUrl } from '../lib/curl.mjs';
+import { sha256File } from '../lib/fixtures.mjs';
+import { cpuSince, cpuSnapshot, perGiB, round } from '../lib/measure.mjs';
+
+async function transfer(c, ctx, mode, run) {
+  const { dir, files } = ctx;
+  const big = join(dir, 'root', files.big.name);
+  const name = `${mode}-${c.id.replace(/\W+/g, '_')}-${run}.bin`;
+  const local = join(dir, 'out', name);
+  const remote = join(dir, 'root', 'up', name);
+  const args =
+    mode === 'upload'
+      ? ['-T', big, ftpUrl(c, `up/${name}`)]
+      : ['-o', local, ...(mode === 'active' ? ['--ftp-port', '127.0.0.1'] : []), ftpUrl(c, files.big.name)];
+  const before = cpuSnapshot(c);
+  const r = await curl(args, { what: `${mode} via ${c.id}` });
+  const cpu = await cpuSince(c, before);
+  const got = mode === 'upload' ? remote : local;
+  const sha = await sha256File(got);
+  rmSync(got, { force: true });
+  if (sha !== files.big.sha) throw new Error(`${mode} via ${c.id}: sha256 ${sha} != ${files.big.sha}`);
+  const { seconds } = r.transfers[0];
+  const bytes = files.big.size;
+  return { value: round(bytes / seconds / 1e6, 1), seconds, bytes, cpu, cpuPerGiB: perGiB(cpu, bytes) };
+}
+
+const common = { unit: 'MB/s', better: 'higher', reference: 'ssh-L' };
+
+export const download = {
+  ...common,
+  id: 'download',
+  title: 'Download (RETR, EPSV)',
+  applies: () => true,
+  measure: (c, ctx, run) => transfer(c, ctx, 'download', run),
+};
+
+export const upload = {
+  ...common,
+  id: 'upload',
+  title: 'Upload (STOR, EPSV)',
+  applies: () => true,
+  measure: (c, ctx, run) => transfer(c, ctx, 'upload', run),
+};
+
+export const active = {
+  ...common,
+  id: 'active',
+  title: 'Download, active mode (EPRT)',
+  // Plain -L forwarding cannot carry an active data connection; the reference there is vsftpd direct.
+  reference: 'vsftpd',
+  applies: (c) => c.active,
+  measure: (c, ctx, run) => transfer(c, ctx, 'active', run),
+};
