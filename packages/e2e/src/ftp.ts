@@ -176,11 +176,19 @@ export function ftpfwd(
 /** The line ftpfwd logs per forwarding once it listens (issue 4). */
 export const FTPFWD_READY = ' -> .* via ';
 
-/** tcpdump writing every packet on the interface holding `address` (or `any`) to /capture/<file>. */
-export function tcpdump(file: string, address: string | 'any', name = 'tcpdump'): BackgroundCommand {
+/**
+ * tcpdump writing the packets on the interface holding `address` (or `any`) to /capture/<file>, with
+ * an optional BPF filter (e.g. SYN_ONLY, so a capture under load loses nothing it needs).
+ */
+export function tcpdump(
+  file: string,
+  address: string | 'any',
+  opts: { name?: string; filter?: string } = {},
+): BackgroundCommand {
   const iface = address === 'any' ? 'any' : `{iface:${address}}`;
   return {
-    name,
+    name: opts.name ?? 'tcpdump',
+    // -B: a 32 MiB kernel buffer, so bursts of 16 MiB transfers are not dropped.
     argv: [
       'tcpdump',
       '-i',
@@ -188,16 +196,22 @@ export function tcpdump(file: string, address: string | 'any', name = 'tcpdump')
       '-nn',
       '--immediate-mode',
       '-U',
+      '-B',
+      '32768',
       '-Z',
       'root',
       '-s',
       '0',
       '-w',
       `/capture/${file}`,
+      ...(opts.filter ? [opts.filter] : []),
     ],
     ready: 'listening on',
   };
 }
+
+/** BPF filter for connection openings only (SYN and SYN-ACK). */
+export const SYN_ONLY = 'tcp[tcpflags] & tcp-syn != 0';
 
 // ---------------------------------------------------------------- curl
 

@@ -159,6 +159,7 @@ export function tcpStreams(packets: TcpPacket[]): Map<string, Buffer> {
 }
 
 /** The streams (keys as in tcpStreams) whose bytes contain `needle`. */
-export function streamsContaining(packets: TcpPacket[], needle: Buffer): string[] {
-  return [...tcpStreams(packets)].filter(([, data]) => data.includes(needle)).map(([k]) => k);
+export function streamsContaining(packets: TcpPacket[] | Map<string, Buffer>, needle: Buffer): string[] {
+  const streams = packets instanceof Map ? packets : tcpStreams(packets);
+  return [...streams].filter(([, data]) => data.includes(needle)).map(([k]) => k);
 }

@@ -372,6 +372,8 @@ export class Topology {
               '-nn',
               '--immediate-mode',
               '-U',
+              '-B',
+              '32768',
               '-Z',
               'root',
               '-s',

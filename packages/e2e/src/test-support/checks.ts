@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { StepReport } from '../agent/plan.js';
 import { type FtpMode, type Payload, sha256File } from '../ftp.js';
-import { streamsContaining, type TcpPacket, tcpConnections } from '../pcap.js';
+import { streamsContaining, type TcpPacket, tcpConnections, tcpStreams } from '../pcap.js';
 
 export interface TransferCheck {
   tag: string;

@@ -12,6 +12,7 @@ import {
   MODES,
   type Payload,
   type SshKeys,
+  SYN_ONLY,
   tcpdump,
   writePayload,
   writeSshKeys,
@@ -115,14 +116,14 @@ export async function serverHost(
     files: RunFiles;
     sshdArgs?: string[];
     ftp?: false | { listen?: string; pasvUrl?: string };
-    /** Capture every interface of the host (tcpdump -i any) into /capture/<name>.pcap. */
+    /** Capture connection openings on every interface of the host (tcpdump -i any, SYNs only) into /capture/<name>.pcap. */
     capture?: boolean;
     defaultVia?: string;
     extra?: BackgroundCommand[];
   },
 ): Promise<Host> {
   const background: BackgroundCommand[] = [];
-  if (o.capture) background.push(tcpdump(`${o.name}.pcap`, 'any'));
+  if (o.capture) background.push(tcpdump(`${o.name}.pcap`, 'any', { filter: SYN_ONLY }));
   if (o.ftp !== false)
     background.push(
       ftpSrv({ listen: o.ftp?.listen ?? '127.0.0.1:21', pasvUrl: o.ftp?.pasvUrl ?? '127.0.0.1' }),

@@ -4,7 +4,7 @@
  * address and the sshd's gateway ports on. ftp-srv sees every control and data connection come from B.
  */
 import { describe, expect, it } from 'vitest';
-import { ftpSrv, MODES, tcpdump } from '../ftp.js';
+import { ftpSrv, MODES, SYN_ONLY, tcpdump } from '../ftp.js';
 import { tcpConnections } from '../pcap.js';
 import { useTopology } from '../suite.js';
 import { expectMode } from '../test-support/checks.js';
@@ -34,7 +34,12 @@ describe('topology 3: split server (B: sshd, C: ftp-srv in B private network)', 
       addresses: [cAddr],
       capAdd: ['NET_RAW', 'NET_ADMIN'],
       mounts: [mounts.srv(files), mounts.capture(t)],
-      plan: { background: [tcpdump('c.pcap', 'any'), ftpSrv({ listen: '0.0.0.0:21', pasvUrl: cAddr })] },
+      plan: {
+        background: [
+          tcpdump('c.pcap', 'any', { filter: SYN_ONLY }),
+          ftpSrv({ listen: '0.0.0.0:21', pasvUrl: cAddr }),
+        ],
+      },
     });
     await serverHost(t, {
       name: 'b',

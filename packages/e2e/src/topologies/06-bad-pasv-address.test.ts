@@ -34,8 +34,13 @@ describe('topology 6: server announces a bad PASV address (pasv_url 192.0.2.1)',
       keys,
       files,
       ftpfwd: [
-        { server: bAddr, forwards: ['ftp/127.0.0.1:2121:127.0.0.1:21'] },
-        { server: bAddr, forwards: ['ftp/127.0.0.1:2122:127.0.0.1:21'], extra: ['--pasv-target', 'reply'] },
+        // Active data must come from the control peer's address too (ftp-srv checks), hence B's address.
+        {
+          server: bAddr,
+          forwards: [`ftp/127.0.0.1:2121:${bAddr}:21`],
+          extra: ['--remote-data-bind', bAddr, '--remote-data-advertise', bAddr],
+        },
+        { server: bAddr, forwards: [`ftp/127.0.0.1:2122:${bAddr}:21`], extra: ['--pasv-target', 'reply'] },
       ],
       steps: [
         ...clientSteps(files, { tag: 'a', host: '127.0.0.1', port: 2121, activeAddress: '127.0.0.1' }),
