@@ -12,7 +12,8 @@ function cpuText(m) {
 }
 
 function extraText(id, m) {
-  if (id === 'latency') return `p99 ${m.p99} ms`;
+  if (id === 'latency') return `p99 ${m.p99} ms, ${m.transfers} set-ups`;
+  if (id === 'small') return `${m.files} files`;
   if (id === 'concurrency') {
     const rss = Object.entries(m.hwmRssMB ?? {}).map(([r, v]) => `${r} ${Math.round(v)} MB`);
     return rss.length ? `peak RSS ${rss.join(', ')}` : '';

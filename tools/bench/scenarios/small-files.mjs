@@ -13,7 +13,7 @@ export const smallFiles = {
   reference: 'vsftpd',
   applies: () => true,
   async measure(c, { dir, files }, run) {
-    const { count } = files.small;
+    const count = Math.min(files.small.count, c.perChannelCap);
     const out = join(dir, 'out', `small-${c.id.replace(/\W+/g, '_')}-${run}`);
     mkdirSync(out);
     const last = smallName(count).slice(1, 5);

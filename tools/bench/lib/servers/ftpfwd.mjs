@@ -4,7 +4,7 @@ import { accessSync, constants } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { startProcess, waitPort } from '../procs.mjs';
-import { sshUser } from './openssh.mjs';
+import { CIPHER, sshUser } from './openssh.mjs';
 
 export function ftpfwdBins(repoRoot) {
   const bin = (name) => join(repoRoot, 'node_modules', '.bin', name);
@@ -24,6 +24,7 @@ export function ftpfwdBins(repoRoot) {
  * run like that would measure the wrong thing, so refuse it. Checked for the ssh2 each CLI loads.
  */
 export function assertNativeCrypto(repoRoot) {
+  let cipher;
   for (const pkg of ['client', 'sshd']) {
     const require = createRequire(join(repoRoot, 'packages', pkg, 'package.json'));
     const path = require.resolve('ssh2/lib/protocol/crypto.js');
@@ -32,7 +33,15 @@ export function assertNativeCrypto(repoRoot) {
         `ssh2's native crypto binding is not loaded for packages/${pkg} (${path}): ` +
           'reinstall with npm_config_nodedir=/usr (npm ci) so ssh2 builds lib/protocol/crypto/build/Release/sshcrypto.node',
       );
+    // Neither CLI sets its own cipher list, so ssh2's first default is what ftpfwd + ftpfwd-sshd
+    // negotiate; it must be the cipher OpenSSH is pinned to here, or the comparison is unfair.
+    cipher = require(require.resolve('ssh2/lib/protocol/constants.js')).DEFAULT_CIPHER[0];
+    if (cipher !== CIPHER)
+      throw new Error(
+        `ssh2 for packages/${pkg} prefers ${cipher}, not ${CIPHER}: cpu-features did not load or the CPU lacks AES-NI`,
+      );
   }
+  return cipher;
 }
 
 export async function startFtpfwdSshd({ dir, bins, port, hostKey, authorizedKeys }) {
