@@ -132,8 +132,15 @@ export function loadConfig(flags: CliFlags): ConfigFile {
 
 /** Everything the server needs, with files read. Throws SshdError for anything fatal. */
 export function buildServerOptions(flags: CliFlags, cfg: ConfigFile, log: Logger): SshServerOptions {
+  // Everything that is only parsing first: a typo must not leave a generated key behind.
   const listen = (flags.listen ?? cfg.listen ?? [`${DEFAULT_LISTEN.host}:${DEFAULT_LISTEN.port}`]).map(
     parseListen,
+  );
+  const permitOpen = parsePermitOpenList(flags.permitOpen ?? cfg.permitOpen ?? []);
+  const permitListen = parsePermitListenList(flags.permitListen ?? cfg.permitListen ?? []);
+  const gatewayPorts = parseGatewayPorts(flags.gatewayPorts ?? cfg.gatewayPorts ?? 'no');
+  const allowTcpForwarding = parseAllowTcpForwarding(
+    flags.allowTcpForwarding ?? cfg.allowTcpForwarding ?? 'yes',
   );
 
   let hostKeys: HostKey[];
@@ -188,10 +195,10 @@ export function buildServerOptions(flags: CliFlags, cfg: ConfigFile, log: Logger
     authorizedKeys,
     passwords,
     users,
-    permitOpen: parsePermitOpenList(flags.permitOpen ?? cfg.permitOpen ?? []),
-    permitListen: parsePermitListenList(flags.permitListen ?? cfg.permitListen ?? []),
-    gatewayPorts: parseGatewayPorts(flags.gatewayPorts ?? cfg.gatewayPorts ?? 'no'),
-    allowTcpForwarding: parseAllowTcpForwarding(flags.allowTcpForwarding ?? cfg.allowTcpForwarding ?? 'yes'),
+    permitOpen,
+    permitListen,
+    gatewayPorts,
+    allowTcpForwarding,
     limits: limitsFrom(cfg),
     backoff: backoffFrom(cfg),
     logger: log,
