@@ -1,5 +1,6 @@
 export type { AgentCommand, AgentPlan, AgentStep, BackgroundCommand, StepReport } from './agent/plan.js';
 export { ContainerEngineError, ensureEngine, parseEngineEnv, workspaceRoot } from './engine.js';
+export * from './ftp.js';
 export { type E2eImage, ensureImage } from './image.js';
 export {
   PcapFormatError,
