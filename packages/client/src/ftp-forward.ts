@@ -119,8 +119,9 @@ export class LocalFtpForward implements ActiveForward {
   async start(): Promise<void> {
     const host = localBindAddress(this.spec, this.ctx.gatewayPorts);
     this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => this.onConnection(s));
-    this.server.on('error', (err) => this.ctx.logger.warn({ err: oneLine(err) }, 'listener error'));
     const port = await listenOn(this.server, host, this.spec.bindPort);
+    // After listen(): a listen failure is reported by listenOn, not as a runtime warning.
+    this.server.on('error', (err) => this.ctx.logger.warn({ err: oneLine(err) }, 'listener error'));
     this.listen = { host, port };
     this.ctx.link.on('down', this.onDown);
   }

@@ -6,6 +6,7 @@ import { shaRoundTrip, startShaServer } from './test-support/echo.js';
 import { FtpControl } from './test-support/ftp-control.js';
 import {
   Cleanup,
+  childPids,
   cleanEnv,
   freePort,
   type OpenSshd,
@@ -329,5 +330,82 @@ describe('gateway mode through OpenSSH', () => {
     c.add(() => ctl.close());
     await ctl.login();
     expect(await ctl.cmd('PASV')).toMatch(/^227 .*\(203,0,113,7,\d+,\d+\)/);
+  });
+});
+
+describe('keepalive and forward failures through OpenSSH', () => {
+  it('ServerAlive*: a server that stops answering is detected; the FTP client sees 421', async () => {
+    const root = tempDir(c);
+    const ftp = await startFtpSrv(c, root);
+    const lport = await freePort();
+    const fwd = startFtpfwd(
+      c,
+      [
+        ...baseArgs(),
+        '-o',
+        'ServerAliveInterval=1',
+        '-o',
+        'ServerAliveCountMax=2',
+        '-L',
+        `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`,
+        `${sshd.user}@127.0.0.1`,
+      ],
+      cleanEnv(home),
+    );
+    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    const ctl = await FtpControl.connect(lport, '127.0.0.1', '127.0.0.2');
+    c.add(() => ctl.close());
+    await ctl.login();
+    // Freeze the server's per-connection processes: the TCP connection stays, answers stop.
+    const frozen = childPids(sshd.pid() as number);
+    expect(frozen.length).toBeGreaterThan(0);
+    for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+    c.add(() => {
+      for (const pid of frozen) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    });
+    expect(await ctl.reply(20_000)).toMatch(/^421 Service not available, SSH link lost/);
+    await fwd.waitFor(/SSH link to .* lost/);
+  });
+
+  it('ExitOnForwardFailure=yes: a taken port ends ftpfwd with one line and 255; without it ftpfwd warns and stays', async () => {
+    const echo = await startShaServer(c);
+    const taken = echo.port; // something already listens there
+    const dead = startFtpfwd(
+      c,
+      [
+        ...baseArgs(),
+        '-o',
+        'ExitOnForwardFailure=yes',
+        '-L',
+        `127.0.0.1:${taken}:127.0.0.1:9`,
+        `${sshd.user}@127.0.0.1`,
+      ],
+      cleanEnv(home),
+    );
+    expect(await dead.exited).toBe(255);
+    expect(dead.output().trim()).toBe(`ftpfwd: cannot listen on 127.0.0.1:${taken}: address already in use`);
+    const lport = await freePort();
+    const alive = startFtpfwd(
+      c,
+      [
+        ...baseArgs(),
+        '-L',
+        `127.0.0.1:${taken}:127.0.0.1:9`,
+        '-L',
+        `127.0.0.1:${lport}:127.0.0.1:${echo.port}`,
+        `${sshd.user}@127.0.0.1`,
+      ],
+      cleanEnv(home),
+    );
+    await alive.waitFor(/tcp 127\.0\.0\.1:\d+ -> .* via/);
+    expect(alive.output()).toContain('address already in use');
+    const payload = randomBytes(1000);
+    expect(await shaRoundTrip(lport, payload)).toBe(sha256(payload));
   });
 });

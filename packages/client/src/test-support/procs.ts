@@ -190,6 +190,8 @@ export interface OpenSshd {
   userKey: string;
   /** What the running sshd printed (-e: logs on stderr). */
   log(): string;
+  /** The listener's pid (its per-connection processes are its children). */
+  pid(): number | undefined;
   stop(): Promise<void>;
   start(): Promise<void>;
 }
@@ -260,6 +262,7 @@ export async function startOpenSshd(c: Cleanup, extraConfig: string[] = []): Pro
       await waitPort(port);
     },
     log: () => proc?.output() ?? '',
+    pid: () => proc?.child.pid,
     async stop() {
       // Per-connection sshd processes call setsid(): kill them by parent pid, then the listener.
       if (proc?.child.pid) for (const pid of childPids(proc.child.pid)) killQuietly(pid);
