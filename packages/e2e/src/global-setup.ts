@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureEngine } from './engine.js';
 import { ensureImage } from './image.js';
+import { removeOrphans } from './topology.js';
 
 export default async function setup(): Promise<void> {
   const env = ensureEngine();
@@ -27,6 +28,8 @@ export default async function setup(): Promise<void> {
       stdio: 'inherit',
     },
   );
+  const orphans = await removeOrphans();
+  if (orphans > 0) console.error(`e2e: removed ${orphans} topologies left behind by killed runs`);
   const image = await ensureImage();
   console.error(`e2e: image ${image.name}`);
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   GenericContainer,
@@ -17,6 +17,10 @@ import { Ipv4Subnet } from './subnet.js';
 
 /** Every container and network the harness creates carries this label (value: the topology id). */
 export const TOPOLOGY_LABEL = 'ftpfwd.e2e.topology';
+/** ...and this one: `<hostname>:<pid>` of the process that made it, so a later run can remove what a
+ * killed run left behind (removeOrphans) without touching a run still going. */
+export const OWNER_LABEL = 'ftpfwd.e2e.owner';
+const OWNER = `${hostname()}:${process.pid}`;
 
 export interface TopologyNetwork {
   /** Engine-side name (unique per run). */
@@ -260,7 +264,7 @@ export class Topology {
       Name: fullName,
       Internal: true,
       CheckDuplicate: true,
-      Labels: { [TOPOLOGY_LABEL]: this.id },
+      Labels: { [TOPOLOGY_LABEL]: this.id, [OWNER_LABEL]: OWNER },
     });
     const info = (await net.inspect()) as { IPAM?: { Config?: { Subnet?: string }[] } };
     const cidr = info.IPAM?.Config?.[0]?.Subnet;
@@ -318,7 +322,7 @@ export class Topology {
     const agent = agentPath();
     const c = new PlacedContainer(image.name, placement, opts.sysctls)
       .withName(`ftpfwd-e2e-${this.id}-${opts.name}`)
-      .withLabels({ [TOPOLOGY_LABEL]: this.id })
+      .withLabels({ [TOPOLOGY_LABEL]: this.id, [OWNER_LABEL]: OWNER })
       .withHostname(opts.name)
       .withBindMounts([
         ...image.systemMounts.map((m) => ({ source: m.source, target: m.target, mode: 'ro' as const })),
@@ -468,11 +472,42 @@ export class NatGateway {
   }
 }
 
-/** Removes every container and network labelled with topology `id` (or every e2e one, with `'*'`). */
+/**
+ * Removes the containers and networks of topologies whose creating process (on this machine) is gone:
+ * what a killed test run left behind. Returns how many topologies it removed.
+ */
+export async function removeOrphans(): Promise<number> {
+  const client = await getContainerRuntimeClient();
+  const docker = client.container.dockerode;
+  const filters = JSON.stringify({ label: [OWNER_LABEL] });
+  const labelled = [
+    ...(await docker.listContainers({ all: true, filters })).map((c) => c.Labels),
+    ...(await docker.listNetworks({ filters })).map((n) => n.Labels ?? {}),
+  ];
+  const orphans = new Set<string>();
+  for (const labels of labelled) {
+    const [host, pid] = (labels[OWNER_LABEL] ?? '').split(':');
+    const topology = labels[TOPOLOGY_LABEL];
+    if (topology && host === hostname() && pid && !alive(Number(pid))) orphans.add(topology);
+  }
+  for (const id of orphans) await removeLabelled(id);
+  return orphans.size;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes every container and network labelled with topology `id`. */
 export async function removeLabelled(id: string): Promise<void> {
   const client = await getContainerRuntimeClient();
   const docker = client.container.dockerode;
-  const filter = JSON.stringify({ label: [id === '*' ? TOPOLOGY_LABEL : `${TOPOLOGY_LABEL}=${id}`] });
+  const filter = JSON.stringify({ label: [`${TOPOLOGY_LABEL}=${id}`] });
   const containers = await docker.listContainers({ all: true, filters: filter });
   // Stop with a short grace period (the agent exits on SIGTERM in well under a second), then remove.
   await Promise.all(
