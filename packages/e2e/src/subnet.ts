@@ -32,6 +32,10 @@ export class Ipv4Subnet {
     return a !== undefined && a >= this.base && a < this.base + this.size;
   }
 
+  overlaps(other: Ipv4Subnet): boolean {
+    return this.base < other.base + other.size && other.base < this.base + this.size;
+  }
+
   /** Whether the whole subnet lies in 192.0.2.0/24, 198.51.100.0/24 or 203.0.113.0/24 (RFC 5737). */
   isDocumentationRange(): boolean {
     return DOC_RANGES.some((r) => this.prefix >= 24 && r.contains(toDotted(this.base)));

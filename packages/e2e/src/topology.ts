@@ -260,23 +260,26 @@ export class Topology {
     ensureEngineOnce();
     const client = await getContainerRuntimeClient();
     const fullName = `ftpfwd-e2e-${this.id}-${name}`;
-    const net = await client.network.create({
-      Name: fullName,
-      Internal: true,
-      CheckDuplicate: true,
-      Labels: { [TOPOLOGY_LABEL]: this.id, [OWNER_LABEL]: OWNER },
-    });
-    const info = (await net.inspect()) as { IPAM?: { Config?: { Subnet?: string }[] } };
-    const cidr = info.IPAM?.Config?.[0]?.Subnet;
-    if (!cidr) throw new Error(`network ${fullName} has no IPv4 subnet: ${JSON.stringify(info.IPAM)}`);
-    const subnet = Ipv4Subnet.parse(cidr);
+    const create = (subnet?: string) =>
+      client.network.create({
+        Name: fullName,
+        Internal: true,
+        CheckDuplicate: true,
+        Labels: { [TOPOLOGY_LABEL]: this.id, [OWNER_LABEL]: OWNER },
+        ...(subnet ? { IPAM: { Driver: 'default', Config: [{ Subnet: subnet }] } } : {}),
+      });
+    let net = await create();
+    let subnet = await subnetOf(net);
+    if (!subnet.isDocumentationRange()) {
+      // An engine without the project's containers.conf (e.g. Docker) allocated from its own pools:
+      // take a free /27 of the documentation ranges explicitly instead.
+      await net.remove();
+      const free = await freeDocumentationSubnet();
+      net = await create(free.toString());
+      subnet = await subnetOf(net);
+    }
     const handle = { name: fullName, subnet };
     this.networks.push(handle);
-    if (!subnet.isDocumentationRange()) {
-      throw new Error(
-        `network ${fullName} got ${cidr}, outside the documentation ranges; run tools/container-engine so CONTAINERS_CONF sets the subnet pools`,
-      );
-    }
     return handle;
   }
 
@@ -470,6 +473,29 @@ export class NatGateway {
     await this.host.stop();
     return readPcapTcp(readFileSync(this.wanCapture));
   }
+}
+
+async function subnetOf(net: { inspect(): Promise<unknown> }): Promise<Ipv4Subnet> {
+  const info = (await net.inspect()) as { Name?: string; IPAM?: { Config?: { Subnet?: string }[] } };
+  const cidr = info.IPAM?.Config?.map((c) => c.Subnet).find((c) => c?.includes('.'));
+  if (!cidr) throw new Error(`network ${info.Name} has no IPv4 subnet: ${JSON.stringify(info.IPAM)}`);
+  return Ipv4Subnet.parse(cidr);
+}
+
+/** A /27 of 198.51.100.0/24 or 203.0.113.0/24 that no network of the engine uses. */
+async function freeDocumentationSubnet(): Promise<Ipv4Subnet> {
+  const client = await getContainerRuntimeClient();
+  const used = (await client.container.dockerode.listNetworks())
+    .flatMap((n) => n.IPAM?.Config?.map((c) => c.Subnet) ?? [])
+    .filter((c): c is string => typeof c === 'string' && c.includes('.'))
+    .map((c) => Ipv4Subnet.parse(c));
+  for (const base of ['198.51.100', '203.0.113']) {
+    for (let i = 0; i < 256; i += 32) {
+      const candidate = Ipv4Subnet.parse(`${base}.${i}/27`);
+      if (!used.some((u) => u.overlaps(candidate))) return candidate;
+    }
+  }
+  throw new Error('no free /27 left in 198.51.100.0/24 and 203.0.113.0/24; remove unused networks');
 }
 
 /**
