@@ -65,7 +65,8 @@ async function main() {
   installCleanupHooks();
   // ssh2 without its binding is ~20x slower: refuse to produce misleading figures.
   const cipher = assertNativeCrypto(REPO);
-  const bins = ftpfwdBins(REPO);
+  if (opts.profile) mkdirSync(resolve(opts.profile), { recursive: true });
+  const bins = ftpfwdBins(REPO, opts.profile && resolve(opts.profile));
   if (opts.contenders.some((id) => id.startsWith('ftpfwd')) && bins.missing.length)
     throw new Error(
       `no ${bins.missing.join(', ')} in node_modules/.bin: build first (npx nx run-many -t build) or pick --contenders`,

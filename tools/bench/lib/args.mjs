@@ -16,6 +16,7 @@ export const USAGE = `usage: node tools/bench/bench.mjs [options]
   --contenders LIST   comma list of ${CONTENDER_IDS.join(',')} (default all)
   --out DIR           where <date>.json and <date>.svg go (default bench-results; none in --smoke)
   --smoke             tiny sizes, 1 run, no targets: checks every scenario works and bytes are right
+  --profile DIR       run ftpfwd and ftpfwd-sshd with node --cpu-prof, profiles into DIR
   --keep              keep the temp dir (logs, configs) for a look afterwards
   -h, --help`;
 
@@ -59,6 +60,7 @@ export function parseOptions(argv) {
       out: { type: 'string' },
       smoke: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      profile: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -86,6 +88,7 @@ export function parseOptions(argv) {
     help: values.help,
     smoke,
     keep: values.keep,
+    profile: values.profile,
     size: parseSize(values.size ?? d.size),
     runs: positive('runs', values.runs ?? d.runs),
     smallFiles: positive('small-files', values['small-files'] ?? d.small),

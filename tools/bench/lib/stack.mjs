@@ -17,6 +17,8 @@ export const CONTENDERS = {
   'ftp-srv': 'ftp-srv direct (no tunnel)',
 };
 
+const REF_PASV_PORTS = 4;
+
 // The bench's own passive port ranges sit below Linux's ephemeral range (32768+), where random
 // "listen on 0" ports of other programs never land, and away from 30000-30999 (acceptance checks).
 async function reserveRange(count, hosts, avoid = []) {
@@ -49,9 +51,24 @@ export async function startStack({ dir, repoRoot, bins, wanted, pasvCount }) {
     const sshd = await startOpensshd({ dir, port: sshdPort, hostKey, authorizedKeys });
     const knownHosts = writeKnownHosts(join(keys, 'known_hosts_openssh'), sshdPort, `${hostKey}.pub`);
     if (need('ssh-L')) {
+      // Its own vsftpd with a few passive ports: OpenSSH walks every channel, listeners included, on
+      // each turn of its loop, so forwarding a 400-port range would slow the reference down.
+      const [refMin, refMax] = await reserveRange(
+        REF_PASV_PORTS,
+        ['127.0.0.1', '127.0.0.2'],
+        [[pasvMin, pasvMax]],
+      );
+      const refPort = await freePort();
+      const refVsftpd = await startVsftpd({
+        dir,
+        port: refPort,
+        pasvMin: refMin,
+        pasvMax: refMax,
+        name: 'vsftpd-ref',
+      });
       const ctl = await freePort('127.0.0.2');
-      const forwards = [[ctl, '127.0.0.1', vsftpdPort]];
-      for (let p = pasvMin; p <= pasvMax; p++) forwards.push([p, '127.0.0.1', p]);
+      const forwards = [[ctl, '127.0.0.1', refPort]];
+      for (let p = refMin; p <= refMax; p++) forwards.push([p, '127.0.0.1', p]);
       const ssh = await startSshL({
         dir,
         sshPort: sshdPort,
@@ -65,8 +82,13 @@ export async function startStack({ dir, repoRoot, bins, wanted, pasvCount }) {
         id: 'ssh-L',
         host: '127.0.0.2',
         port: ctl,
-        procs: [{ role: 'ssh', proc: ssh }, { role: 'sshd', proc: sshd }, ftpServer],
+        procs: [
+          { role: 'ssh', proc: ssh },
+          { role: 'sshd', proc: sshd },
+          { role: 'vsftpd', proc: refVsftpd },
+        ],
         active: false,
+        concurrent: false,
       });
     }
     if (need('ftpfwd+opensshd')) {
@@ -87,6 +109,7 @@ export async function startStack({ dir, repoRoot, bins, wanted, pasvCount }) {
         port: listenPort,
         procs: [{ role: 'ftpfwd', proc: client }, { role: 'sshd', proc: sshd }, ftpServer],
         active: true,
+        concurrent: true,
       });
     }
   }
@@ -111,10 +134,18 @@ export async function startStack({ dir, repoRoot, bins, wanted, pasvCount }) {
       port: listenPort,
       procs: [{ role: 'ftpfwd', proc: client }, { role: 'ftpfwd-sshd', proc: sshd }, ftpServer],
       active: true,
+      concurrent: true,
     });
   }
   if (need('vsftpd'))
-    contenders.push({ id: 'vsftpd', host: '127.0.0.1', port: vsftpdPort, procs: [ftpServer], active: true });
+    contenders.push({
+      id: 'vsftpd',
+      host: '127.0.0.1',
+      port: vsftpdPort,
+      procs: [ftpServer],
+      active: true,
+      concurrent: true,
+    });
   if (need('ftp-srv')) {
     const port = await freePort();
     const [lo, hi] = await reserveRange(Math.max(pasvCount, 64), ['127.0.0.1'], [[pasvMin, pasvMax]]);
@@ -125,6 +156,7 @@ export async function startStack({ dir, repoRoot, bins, wanted, pasvCount }) {
       port,
       procs: [{ role: 'ftp-srv', proc: srv }],
       active: true,
+      concurrent: true,
     });
   }
   // Keep the order of CONTENDERS so tables read the same every time.

@@ -21,7 +21,8 @@ export const concurrency = {
   unit: 'MB/s',
   better: 'higher',
   reference: 'vsftpd',
-  applies: () => true,
+  // A plain -L tunnel would need every passive port of the range forwarded (see stack.mjs).
+  applies: (c) => c.concurrent,
   async measure(c, { dir, files }, run) {
     const { count, size } = files.conc;
     const out = join(dir, 'out', `conc-${c.id.replace(/\W+/g, '_')}-${run}`);

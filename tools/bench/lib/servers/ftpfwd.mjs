@@ -6,8 +6,15 @@ import { join } from 'node:path';
 import { startProcess, waitPort } from '../procs.mjs';
 import { CIPHER, sshUser } from './openssh.mjs';
 
-export function ftpfwdBins(repoRoot) {
-  const bin = (name) => join(repoRoot, 'node_modules', '.bin', name);
+/**
+ * The CLIs under test; BENCH_FTPFWD / BENCH_FTPFWD_SSHD point at other builds (a patched copy).
+ * With profileDir, both run with --cpu-prof and write .cpuprofile files there when they exit.
+ */
+export function ftpfwdBins(repoRoot, profileDir) {
+  const env = { BENCH_FTPFWD: 'ftpfwd', BENCH_FTPFWD_SSHD: 'ftpfwd-sshd' };
+  const bin = (name) =>
+    process.env[Object.keys(env).find((k) => env[k] === name)] ||
+    join(repoRoot, 'node_modules', '.bin', name);
   const missing = ['ftpfwd', 'ftpfwd-sshd'].filter((n) => {
     try {
       accessSync(bin(n), constants.X_OK);
@@ -16,7 +23,13 @@ export function ftpfwdBins(repoRoot) {
       return true;
     }
   });
-  return { client: bin('ftpfwd'), sshd: bin('ftpfwd-sshd'), missing };
+  const nodeEnv = profileDir
+    ? {
+        ...process.env,
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${profileDir}`.trim(),
+      }
+    : process.env;
+  return { client: bin('ftpfwd'), sshd: bin('ftpfwd-sshd'), missing, env: nodeEnv };
 }
 
 /**
@@ -49,7 +62,7 @@ export async function startFtpfwdSshd({ dir, bins, port, hostKey, authorizedKeys
     'ftpfwd-sshd',
     bins.sshd,
     ['--listen', `127.0.0.1:${port}`, '--host-key', hostKey, '--authorized-keys', authorizedKeys],
-    { logFile: join(dir, 'logs', 'ftpfwd-sshd.log') },
+    { logFile: join(dir, 'logs', 'ftpfwd-sshd.log'), env: bins.env },
   );
   await waitPort(port, '127.0.0.1', proc);
   return proc;
@@ -74,7 +87,7 @@ export async function startFtpfwd({ dir, bins, name, sshPort, key, knownHosts, l
       `ftp/127.0.0.1:${listenPort}:127.0.0.1:${ftpPort}`,
       `${sshUser()}@127.0.0.1`,
     ],
-    { logFile: join(dir, 'logs', `${name.replace(/[^\w.-]+/g, '_')}.log`) },
+    { logFile: join(dir, 'logs', `${name.replace(/[^\w.-]+/g, '_')}.log`), env: bins.env },
   );
   await waitPort(listenPort, '127.0.0.1', proc);
   return proc;

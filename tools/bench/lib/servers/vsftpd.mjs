@@ -8,7 +8,7 @@ import { startProcess, waitPort } from '../procs.mjs';
 const VSFTPD = '/usr/sbin/vsftpd';
 const EMPTY = '/var/run/vsftpd/empty';
 
-export async function startVsftpd({ dir, port, pasvMin, pasvMax }) {
+export async function startVsftpd({ dir, port, pasvMin, pasvMax, name = 'vsftpd' }) {
   if (!existsSync(VSFTPD)) throw new Error(`${VSFTPD} not found: run tools/setup-machine (installs vsftpd)`);
   if (process.getuid() !== 0)
     throw new Error('vsftpd needs root (it chroots anonymous sessions); run the bench as root');
@@ -16,7 +16,7 @@ export async function startVsftpd({ dir, port, pasvMin, pasvMax }) {
   const root = join(dir, 'root');
   const ftp = systemUser('ftp');
   chownSync(join(root, 'up'), ftp.uid, ftp.gid);
-  const conf = join(dir, 'vsftpd.conf');
+  const conf = join(dir, `${name}.conf`);
   writeFileSync(
     conf,
     [
@@ -55,7 +55,7 @@ export async function startVsftpd({ dir, port, pasvMin, pasvMax }) {
       '',
     ].join('\n'),
   );
-  const proc = startProcess('vsftpd', VSFTPD, [conf], { logFile: join(dir, 'logs', 'vsftpd.log') });
+  const proc = startProcess(name, VSFTPD, [conf], { logFile: join(dir, 'logs', `${name}.log`) });
   await waitPort(port, '127.0.0.1', proc);
   return proc;
 }
