@@ -20,13 +20,16 @@ describe('topology 6: server announces a bad PASV address (pasv_url 192.0.2.1)',
     const bAddr = net.subnet.host(20);
     const files = runFiles(t, ['a']);
     const keys = keysFor(t, [bAddr]);
+    // The sshd reaches ftp-srv on B's network address, not loopback: ftp-srv answers loopback peers
+    // with their own address instead of pasv_url, which would hide the bad address.
     await serverHost(t, {
       name: 'b',
       networks: [net],
       addresses: [bAddr],
       keys,
       files,
-      ftp: { pasvUrl: BAD },
+      ftp: { listen: '0.0.0.0:21', pasvUrl: BAD },
+      sshdArgs: ['--gateway-ports', 'clientspecified'],
     });
     const a = await clientHost(t, {
       name: 'a',
