@@ -39,19 +39,19 @@ function advertisable(host: string, fallback: string): string {
   return h;
 }
 
-/** Counts and logs one data channel's bytes once it is done. */
+/** Pipes one data channel (the FTP client's side first), then counts and logs its bytes. */
 async function pipeData(
   ctx: ForwardContext,
   sessionId: string,
-  a: Socket | ClientChannel,
-  b: Socket | ClientChannel,
+  clientSide: Socket | ClientChannel,
+  serverSide: Socket | ClientChannel,
   what: string,
 ): Promise<void> {
-  const st = await pipeBoth(a, b);
-  ctx.metrics.dataBytes.inc({ direction: 'a_to_b' }, st.bytesAtoB);
-  ctx.metrics.dataBytes.inc({ direction: 'b_to_a' }, st.bytesBtoA);
+  const st = await pipeBoth(clientSide, serverSide);
+  ctx.metrics.dataBytes.inc({ direction: 'to_server' }, st.bytesAtoB);
+  ctx.metrics.dataBytes.inc({ direction: 'to_client' }, st.bytesBtoA);
   ctx.logger.debug(
-    { session: sessionId, a_to_b: st.bytesAtoB, b_to_a: st.bytesBtoA },
+    { session: sessionId, to_server: st.bytesAtoB, to_client: st.bytesBtoA },
     `data channel closed: ${what}`,
   );
 }
@@ -199,7 +199,7 @@ export class LocalFtpBroker implements DataChannelBroker {
           sock.destroy();
           return;
         }
-        void pipeData(ctx, s.sessionId, ch, sock, `${req.command} <- ${req.client.host}:${req.client.port}`);
+        void pipeData(ctx, s.sessionId, sock, ch, `${req.command} <- ${req.client.host}:${req.client.port}`);
       });
     });
     const endpoint: Endpoint = {
@@ -272,8 +272,8 @@ export class RemoteFtpBroker implements DataChannelBroker {
             void pipeData(
               ctx,
               s.sessionId,
-              sock,
               ch,
+              sock,
               `${req.command} -> ${req.client.host}:${req.client.port}`,
             ),
           (err: unknown) => {

@@ -29,8 +29,9 @@ export function pipeBoth(a: Duplex, b: Duplex): Promise<PipeStats> {
       a.destroy();
       b.destroy();
     };
-    a.once('error', kill);
-    b.once('error', kill);
+    // `on`, not `once`: a second error event without a listener would crash the process.
+    a.on('error', kill);
+    b.on('error', kill);
     // Once both directions have ended and flushed, release both even if a peer never closes its
     // side explicitly (autoDestroy covers sockets; this covers any other duplex).
     let done = 0;
