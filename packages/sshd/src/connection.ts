@@ -12,6 +12,7 @@ import type {
   Connection,
   PublicKeyAuthContext,
   RejectConnection,
+  ServerChannel,
   TcpipBindInfo,
   TcpipRequestInfo,
 } from 'ssh2';
@@ -274,12 +275,12 @@ export class SshConnection {
       }
       const stored = this.opts.users[user]?.password ?? this.opts.passwords.get(user);
       verifyPassword(ctx.password, stored).then(
-        (ok) => {
+        this.guarded((ok: boolean) => {
           if (this.closed) return;
           if (ok) succeed('password', undefined);
           else fail(stored ? 'wrong password' : 'no password for this user');
-        },
-        (err: Error) => fail(`password check failed: ${err.message}`),
+        }),
+        this.guarded((err: Error) => fail(`password check failed: ${err.message}`)),
       );
       return;
     }
@@ -440,69 +441,93 @@ export class SshConnection {
       this.opts.limits.connectTimeoutMs,
     );
     timer.unref();
-    sock.once('error', (err: NodeJS.ErrnoException) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      this.pending.delete(sock);
-      this.channels -= 1;
-      const why = err.code ?? err.message;
-      this.log.info(
-        { event: 'forward', kind: 'direct-tcpip', target, allowed: true, rule: decision.rule, error: why },
-        'direct-tcpip connect failed',
-      );
-      this.emit('forward', {
-        connection: this.id,
-        kind: 'direct-tcpip',
-        target,
-        allowed: true,
-        rule: decision.rule,
-        error: why,
-      });
-      if (!this.closed)
-        rejectChannel(
-          this.client!,
-          reject,
-          OPEN_FAILURE.CONNECT_FAILED,
-          `connect to ${target} failed: ${why}`,
+    sock.once(
+      'error',
+      this.guarded((err: NodeJS.ErrnoException) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.pending.delete(sock);
+        this.channels -= 1;
+        const why = err.code ?? err.message;
+        this.log.info(
+          { event: 'forward', kind: 'direct-tcpip', target, allowed: true, rule: decision.rule, error: why },
+          'direct-tcpip connect failed',
         );
-    });
-    sock.once('connect', () => {
-      settled = true;
-      clearTimeout(timer);
-      this.pending.delete(sock);
-      if (this.closed) {
-        this.channels -= 1;
-        sock.destroy();
-        return;
-      }
-      const channel = accept();
-      if (!channel) {
-        this.channels -= 1;
-        sock.destroy();
-        return;
-      }
-      this.log.info(
-        {
-          event: 'forward',
+        this.emit('forward', {
+          connection: this.id,
           kind: 'direct-tcpip',
           target,
           allowed: true,
           rule: decision.rule,
-          ftp: decision.ftp || undefined,
-        },
-        'direct-tcpip opened',
-      );
-      this.emit('forward', {
-        connection: this.id,
-        kind: 'direct-tcpip',
-        target,
-        allowed: true,
-        rule: decision.rule,
-      });
-      const controlId = decision.ftp ? this.startFtpControl(host, sock) : undefined;
-      this.runBridge(channel, sock, target, controlId);
-    });
+          error: why,
+        });
+        if (!this.closed)
+          rejectChannel(
+            this.client!,
+            reject,
+            OPEN_FAILURE.CONNECT_FAILED,
+            `connect to ${target} failed: ${why}`,
+          );
+      }),
+    );
+    sock.once(
+      'connect',
+      this.guarded(() => {
+        settled = true;
+        clearTimeout(timer);
+        this.pending.delete(sock);
+        if (this.closed) {
+          this.channels -= 1;
+          sock.destroy();
+          return;
+        }
+        const channel = accept();
+        if (!channel) {
+          this.channels -= 1;
+          sock.destroy();
+          return;
+        }
+        this.log.info(
+          {
+            event: 'forward',
+            kind: 'direct-tcpip',
+            target,
+            allowed: true,
+            rule: decision.rule,
+            ftp: decision.ftp || undefined,
+          },
+          'direct-tcpip opened',
+        );
+        this.emit('forward', {
+          connection: this.id,
+          kind: 'direct-tcpip',
+          target,
+          allowed: true,
+          rule: decision.rule,
+        });
+        const controlId = decision.ftp ? this.startFtpControl(host, sock) : undefined;
+        this.runBridge(channel, sock, target, controlId);
+      }),
+    );
+  }
+
+  /**
+   * Wrap a callback that runs outside ssh2's parser (timers, sockets, promises): an exception in it
+   * would otherwise reach the process. Here it ends this connection only.
+   */
+  private guarded<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+    return (...args: A) => {
+      try {
+        fn(...args);
+      } catch (err) {
+        this.log.error(
+          { event: 'internal-error', err: (err as Error).message },
+          'error handling this connection; closing it',
+        );
+        this.destroy();
+      }
+    };
   }
 
   /** Start observing an FTP control channel: its announcements become this connection's permits. */
@@ -660,52 +685,58 @@ export class SshConnection {
     server.once('error', (err: NodeJS.ErrnoException) => {
       refuse(`listen on ${bindAddr}:${info.bindPort} failed: ${err.code ?? err.message}`);
     });
-    server.listen({ host: bindAddr, port: info.bindPort, exclusive: true }, () => {
-      const addr = server.address();
-      const port = typeof addr === 'object' && addr ? addr.port : info.bindPort;
-      if (this.closed || this.draining) {
-        server.close();
-        reject?.();
-        return;
-      }
-      server.removeAllListeners('error');
-      server.on('error', (err) =>
-        this.log.warn({ event: 'listener-error', port, err: err.message }, 'remote-forward listener error'),
-      );
-      const fwd: RemoteForward = { requestedAddr: info.bindAddr, bindAddr, port, server, ftpSlot };
-      this.forwards.set(port, fwd);
-      if (ftpSlot) {
-        this.permits.openSlot(port);
-        // The slot lives as long as its permit: close the listener when it expires unused.
-        const t = setTimeout(() => {
-          if (this.forwards.get(port) === fwd && !this.permits.hasSlot(port))
-            this.closeForward(fwd, 'FTP slot expired');
-        }, this.opts.limits.ftpPermitTimeoutMs + 50);
-        t.unref();
-        server.once('close', () => clearTimeout(t));
-      }
-      server.on('connection', (sock) => this.onForwardedConnection(fwd, sock));
-      this.log.info(
-        {
-          event: 'forward',
+    server.listen(
+      { host: bindAddr, port: info.bindPort, exclusive: true },
+      this.guarded(() => {
+        const addr = server.address();
+        const port = typeof addr === 'object' && addr ? addr.port : info.bindPort;
+        if (this.closed || this.draining) {
+          server.close();
+          reject?.();
+          return;
+        }
+        server.removeAllListeners('error');
+        server.on('error', (err) =>
+          this.log.warn({ event: 'listener-error', port, err: err.message }, 'remote-forward listener error'),
+        );
+        const fwd: RemoteForward = { requestedAddr: info.bindAddr, bindAddr, port, server, ftpSlot };
+        this.forwards.set(port, fwd);
+        if (ftpSlot) {
+          this.permits.openSlot(port);
+          // The slot lives as long as its permit: close the listener when it expires unused.
+          const t = setTimeout(() => {
+            if (this.forwards.get(port) === fwd && !this.permits.hasSlot(port))
+              this.closeForward(fwd, 'FTP slot expired');
+          }, this.opts.limits.ftpPermitTimeoutMs + 50);
+          t.unref();
+          server.once('close', () => clearTimeout(t));
+        }
+        server.on(
+          'connection',
+          this.guarded((sock: Socket) => this.onForwardedConnection(fwd, sock)),
+        );
+        this.log.info(
+          {
+            event: 'forward',
+            kind: 'tcpip-forward',
+            target: requested,
+            listen: `${bindAddr}:${port}`,
+            allowed: true,
+            rule,
+          },
+          'remote forward listening',
+        );
+        this.emit('forward', {
+          connection: this.id,
           kind: 'tcpip-forward',
           target: requested,
-          listen: `${bindAddr}:${port}`,
           allowed: true,
           rule,
-        },
-        'remote forward listening',
-      );
-      this.emit('forward', {
-        connection: this.id,
-        kind: 'tcpip-forward',
-        target: requested,
-        allowed: true,
-        rule,
-        port,
-      });
-      accept?.(port);
-    });
+          port,
+        });
+        accept?.(port);
+      }),
+    );
   }
 
   private onForwardedConnection(fwd: RemoteForward, sock: Socket): void {
@@ -746,7 +777,7 @@ export class SshConnection {
       fwd.port,
       sock.remoteAddress ?? '',
       sock.remotePort ?? 0,
-      (err, channel) => {
+      this.guarded((err: Error | undefined, channel: ServerChannel) => {
         if (err || this.closed) {
           this.channels -= 1;
           this.log.info(
@@ -772,7 +803,7 @@ export class SshConnection {
         this.emit('forward', { connection: this.id, kind: 'forwarded-tcpip', target, allowed: true, rule });
         sock.resume();
         this.runBridge(channel, sock, `${peer}->${target}`);
-      },
+      }),
     );
   }
 
