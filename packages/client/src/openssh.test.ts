@@ -409,3 +409,35 @@ describe('keepalive and forward failures through OpenSSH', () => {
     expect(await shaRoundTrip(lport, payload)).toBe(sha256(payload));
   });
 });
+
+describe('many sessions over one SSH connection (OpenSSH)', () => {
+  it('eight concurrent curl transfers in all four modes, each sha256-equal', async () => {
+    const root = tempDir(c);
+    const files = Array.from({ length: 8 }, (_, i) => randomBytes(256 * 1024 + i));
+    files.forEach((f, i) => writeFileSync(join(root, `f${i}.bin`), f));
+    const ftp = await startFtpSrv(c, root);
+    const lport = await freePort();
+    const fwd = startFtpfwd(
+      c,
+      [...baseArgs(), '-L', `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`, `${sshd.user}@127.0.0.1`],
+      cleanEnv(home),
+    );
+    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    const out = tempDir(c);
+    const modes = Object.values(MODES);
+    const results = await Promise.all(
+      files.map((_, i) =>
+        curl([
+          ...(modes[i % 4] as string[]),
+          `ftp://127.0.0.1:${lport}/f${i}.bin`,
+          '-o',
+          join(out, `f${i}.bin`),
+        ]),
+      ),
+    );
+    results.forEach((r, i) => {
+      expect(r.code, `transfer ${i}: ${r.stderr}`).toBe(0);
+      expect(sha256File(join(out, `f${i}.bin`)), `transfer ${i}`).toBe(sha256(files[i] as Buffer));
+    });
+  });
+});

@@ -49,6 +49,8 @@ describe('planFromArgs', () => {
         '  LocalForward 2121 ftp.internal:21',
         '  ServerAliveInterval 15',
         '  ForwardAgent yes',
+        'Match host 127.0.0.9',
+        '  ConnectTimeout 7',
         'Host *',
         '  StrictHostKeyChecking accept-new',
       ].join('\n'),
@@ -59,6 +61,7 @@ describe('planFromArgs', () => {
     expect(p.user).toBe('bob');
     expect(p.ssh.identityFiles).toEqual([`${dir}/.ssh/bastion_key`]);
     expect(p.ssh.serverAliveInterval).toBe(15);
+    expect(p.ssh.connectTimeout).toBe(7); // Match host sees the HostName, as in OpenSSH
     expect(p.ssh.strictHostKeyChecking).toBe('accept-new');
     expect(p.forwards.map((f) => `${f.protocol}:${f.bindPort}`)).toEqual(['ftp:2122', 'tcp:2121']);
     expect(p.ignoredConfigKeys).toContain('forwardagent');

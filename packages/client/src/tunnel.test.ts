@@ -5,6 +5,7 @@ import { createSshServer, loadHostKey, parseAuthorizedKeys, type SshServer } fro
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FtpfwdError } from './errors.js';
 import { shaRoundTrip, startShaServer } from './test-support/echo.js';
+import { FtpControl } from './test-support/ftp-control.js';
 import { Cleanup, keygen, run, sha256, sha256File, startFtpSrv, tempDir } from './test-support/procs.js';
 import { connect } from './tunnel.js';
 
@@ -94,5 +95,26 @@ describe('connect() / Tunnel', () => {
       /address already in use/,
     );
     expect(readFileSync(knownHosts, 'utf8')).toContain('[127.0.0.1]');
+  });
+});
+
+describe('link loss (library)', () => {
+  it('while the link is down a new FTP client waits (bounded), then gets 421; down/up events fire', async () => {
+    const t = await connect({
+      ...opts(),
+      linkWaitMs: 300,
+      reconnectInitialDelayMs: 100,
+      reconnectMaxDelayMs: 200,
+    });
+    c.add(() => t.close());
+    const f = await t.forward('-L', 'ftp/127.0.0.1:0:127.0.0.1:21');
+    const down = new Promise((r) => t.once('down', r));
+    await server.stop(0);
+    await down;
+    const ctl = await FtpControl.connect(f.listen.port);
+    c.add(() => ctl.close());
+    expect(await ctl.reply()).toBe('421 Service not available, SSH link down');
+    await ctl.waitClosed();
+    expect(await t.metrics.registry.getSingleMetricAsString('ftpfwd_link_up')).toMatch(/ftpfwd_link_up 0/);
   });
 });
