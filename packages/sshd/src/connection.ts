@@ -115,6 +115,8 @@ export class SshConnection {
   private readonly pending = new Set<Socket>();
   private readonly bridges = new Set<Bridge>();
   private readonly forwards = new Map<number, RemoteForward>();
+  /** FTP slots this server closed itself (used or expired): the client's later cancel is no error. */
+  private readonly retiredSlots = new Set<number>();
   private readonly permits: FtpPermitTable;
   private controlSeq = 0;
   private bytesFromClient = 0;
@@ -813,6 +815,10 @@ export class SshConnection {
     info: TcpipBindInfo,
   ): void {
     const fwd = this.forwards.get(info.bindPort);
+    if (!fwd && this.retiredSlots.delete(info.bindPort)) {
+      accept?.();
+      return;
+    }
     if (!fwd || (fwd.requestedAddr !== info.bindAddr && fwd.bindAddr !== info.bindAddr)) {
       this.log.info(
         {
@@ -833,7 +839,14 @@ export class SshConnection {
   private closeForward(fwd: RemoteForward, why: string): void {
     if (this.forwards.get(fwd.port) !== fwd) return;
     this.forwards.delete(fwd.port);
-    if (fwd.ftpSlot) this.permits.closeSlot(fwd.port);
+    if (fwd.ftpSlot) {
+      this.permits.closeSlot(fwd.port);
+      if (why !== 'cancelled by client') {
+        this.retiredSlots.add(fwd.port);
+        if (this.retiredSlots.size > 64)
+          this.retiredSlots.delete(this.retiredSlots.values().next().value as number);
+      }
+    }
     fwd.server.close();
     this.log.debug({ event: 'listener-close', port: fwd.port, why }, 'remote-forward listener closed');
     this.checkDrained();

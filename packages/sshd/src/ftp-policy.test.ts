@@ -294,6 +294,11 @@ describe('FTP-aware remote forwards (active)', () => {
       'slot closed',
     );
 
+    // The client cancelling a slot the server already retired is not an error.
+    expect(await new Promise((r) => client.unforwardIn('127.0.0.1', slot, (err) => r(err ?? 'ok')))).toBe(
+      'ok',
+    );
+
     // With the control channel gone, no new slot.
     channel.close();
     await new Promise((r) => setTimeout(r, 200));
