@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { StepReport } from '../agent/plan.js';
 import { type FtpMode, type Payload, sha256File } from '../ftp.js';
-import { streamsContaining, type TcpPacket, tcpConnections, tcpStreams } from '../pcap.js';
+import {
+  streamsContaining,
+  type TcpConnection,
+  type TcpPacket,
+  tcpConnections,
+  tcpStreams,
+} from '../pcap.js';
 
 export interface TransferCheck {
   tag: string;
@@ -61,4 +67,23 @@ export function expectOnlySsh(
   for (const m of markers) {
     expect(streamsContaining(streams, m), 'a file marker crossed the link in clear').toEqual([]);
   }
+}
+
+/**
+ * ftp-srv's view (a SYN capture on its host): every connection to or from its control port or passive
+ * range has `peer` on the other end. Returns those connections.
+ */
+export function expectFtpServerView(
+  packets: TcpPacket[],
+  peer: string,
+  pasv = { min: 30000, max: 30999 },
+): TcpConnection[] {
+  const ftp = (port: number) => port === 21 || (port >= pasv.min && port <= pasv.max);
+  const conns = tcpConnections(packets).filter((c) => ftp(c.dport));
+  expect(conns.length, 'no connection to ftp-srv in the capture').toBeGreaterThan(0);
+  expect(
+    conns.filter((c) => c.src !== peer),
+    `connections to ftp-srv from somewhere other than ${peer}`,
+  ).toEqual([]);
+  return conns;
 }

@@ -6,11 +6,12 @@
 import { describe, it } from 'vitest';
 import { MODES } from '../ftp.js';
 import { useTopology } from '../suite.js';
-import { expectMode, expectOnlySsh } from '../test-support/checks.js';
+import { expectFtpServerView, expectMode, expectOnlySsh } from '../test-support/checks.js';
 import {
   check,
   clientHost,
   clientSteps,
+  hostPackets,
   keysFor,
   markers,
   runFiles,
@@ -26,7 +27,14 @@ describe('topology 2: client behind NAT (A on a LAN behind a NAT gateway, B on t
     const bAddr = wan.subnet.host(20);
     const files = runFiles(t, ['a']);
     const keys = keysFor(t, [bAddr]);
-    await serverHost(t, { name: 'b', networks: [wan], addresses: [bAddr], keys, files });
+    const b = await serverHost(t, {
+      name: 'b',
+      networks: [wan],
+      addresses: [bAddr],
+      keys,
+      files,
+      capture: true,
+    });
     const a = await clientHost(t, {
       name: 'a',
       networks: [lan],
@@ -36,7 +44,7 @@ describe('topology 2: client behind NAT (A on a LAN behind a NAT gateway, B on t
       ftpfwd: [{ server: bAddr, forwards: ['ftp/127.0.0.1:2121:127.0.0.1:21'] }],
       steps: clientSteps(files, { tag: 'a', host: '127.0.0.1', port: 2121, activeAddress: '127.0.0.1' }),
     });
-    return { gw, bAddr, files, steps: await a.steps() };
+    return { t, b, gw, bAddr, files, steps: await a.steps() };
   });
 
   it.each(MODES)('%s: download, upload and LIST with curl, sha256 equal', (mode) => {
@@ -52,5 +60,10 @@ describe('topology 2: client behind NAT (A on a LAN behind a NAT gateway, B on t
   it("the gateway's WAN side carries only SSH, and no file marker in clear", async () => {
     const { gw, bAddr, files } = topo();
     expectOnlySsh(await gw.wanPackets(), { address: bAddr, port: SSH_PORT }, markers(files));
+  });
+
+  it("ftp-srv's view: every control and data connection comes from the sshd (its host's loopback)", async () => {
+    const { t, b } = topo();
+    expectFtpServerView(await hostPackets(t, b), '127.0.0.1');
   });
 });

@@ -6,11 +6,12 @@
 import { describe, it } from 'vitest';
 import { MODES } from '../ftp.js';
 import { useTopology } from '../suite.js';
-import { expectMode, expectOnlySsh } from '../test-support/checks.js';
+import { expectFtpServerView, expectMode, expectOnlySsh } from '../test-support/checks.js';
 import {
   check,
   clientHost,
   clientSteps,
+  hostPackets,
   keysFor,
   markers,
   mounts,
@@ -30,7 +31,14 @@ describe('topology 5: gateway (ftpfwd on a LAN host serves FTP clients on two ot
     const gAddr = lan.subnet.host(20);
     const files = runFiles(t, CLIENTS);
     const keys = keysFor(t, [bAddr]);
-    await serverHost(t, { name: 'b', networks: [wan], addresses: [bAddr], keys, files });
+    const b = await serverHost(t, {
+      name: 'b',
+      networks: [wan],
+      addresses: [bAddr],
+      keys,
+      files,
+      capture: true,
+    });
     await clientHost(t, {
       name: 'g',
       networks: [lan],
@@ -56,7 +64,7 @@ describe('topology 5: gateway (ftpfwd on a LAN host serves FTP clients on two ot
     }
     const steps = new Map();
     for (const c of clients) for (const [k, v] of await c.steps()) steps.set(k, v);
-    return { gw, bAddr, files, steps };
+    return { t, b, gw, bAddr, files, steps };
   });
 
   for (const tag of CLIENTS) {
@@ -73,5 +81,10 @@ describe('topology 5: gateway (ftpfwd on a LAN host serves FTP clients on two ot
   it("the NAT's WAN side carries only SSH, and no file marker in clear", async () => {
     const { gw, bAddr, files } = topo();
     expectOnlySsh(await gw.wanPackets(), { address: bAddr, port: SSH_PORT }, markers(files));
+  });
+
+  it("ftp-srv's view: every control and data connection comes from the sshd (its host's loopback)", async () => {
+    const { t, b } = topo();
+    expectFtpServerView(await hostPackets(t, b), '127.0.0.1');
   });
 });
