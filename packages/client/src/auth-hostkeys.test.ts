@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   Cleanup,
   cleanEnv,
+  FTPFWD_BIN,
   freePort,
   keygen,
   type OpenSshd,
@@ -142,6 +143,34 @@ describe('known_hosts', () => {
     const revoked = await outcome(args(['-i', sshd.userKey, '-o', 'BatchMode=yes'], kh), cleanEnv(home));
     expect(revoked.code).toBe(255);
     expect(oneLine(revoked.output)).toContain('@revoked');
+  });
+});
+
+describe('asking on a terminal (StrictHostKeyChecking=ask under a pty from script(1))', () => {
+  const underPty = (answer: string) => {
+    const kh = join(home, 'tty_known_hosts');
+    const cmd = [process.execPath, FTPFWD_BIN, ...args(['-i', sshd.userKey], kh)]
+      .map((a) => `'${a}'`)
+      .join(' ');
+    const p = startProc(c, 'script', ['-qfec', cmd, '/dev/null'], cleanEnv(home), 'pipe');
+    return { p, kh, answer };
+  };
+
+  it('"yes" records the key and connects', async () => {
+    const { p, kh } = underPty('yes');
+    await p.waitFor(/Are you sure you want to continue connecting \(yes\/no\/\[fingerprint\]\)\? /);
+    p.child.stdin?.write('yes\r');
+    await p.waitFor(/ via 127\.0\.0\.1:/);
+    expect(readFileSync(kh, 'utf8')).toContain(`[127.0.0.1]:${sshd.port} ssh-ed25519 `);
+  });
+
+  it('"no" refuses with one line and exit 255', async () => {
+    const { p, kh } = underPty('no');
+    await p.waitFor(/Are you sure/);
+    p.child.stdin?.write('no\r');
+    await p.waitFor(/ftpfwd: host key verification failed: .*not confirmed/);
+    expect(await p.exited).toBe(255);
+    expect(() => readFileSync(kh)).toThrow();
   });
 });
 

@@ -160,6 +160,30 @@ describe('ftpfwd against ftpfwd-sshd', () => {
     expect(sha256File(down)).toBe(sha256(file));
   });
 
+  it('-R forwardings are requested again after a reconnect', async () => {
+    const echo = await startShaServer(c);
+    const sshd = await startFtpfwdSshd(c);
+    const rport = await freePort();
+    const fwd = startFtpfwd(
+      c,
+      [...baseArgs(sshd), '-R', `127.0.0.1:${rport}:127.0.0.1:${echo.port}`, 'tester@127.0.0.1'],
+      cleanEnv(home),
+    );
+    await fwd.waitFor(/tcp remote .* via/);
+    const payload = randomBytes(50_000);
+    expect(await shaRoundTrip(rport, payload)).toBe(sha256(payload));
+    await sshd.stop();
+    await sshd.start();
+    await fwd.waitFor(/reconnected to/, 30_000);
+    // The remote listener comes back once the reconnect's tcpip-forward is answered.
+    let got = '';
+    for (let i = 0; i < 50 && got !== sha256(payload); i++) {
+      got = await shaRoundTrip(rport, payload).catch(() => '');
+      if (got !== sha256(payload)) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(got).toBe(sha256(payload));
+  });
+
   it('one session sending garbage does not disturb another running a transfer', async () => {
     const root = tempDir(c);
     const file = randomBytes(1024 * 1024);

@@ -93,8 +93,10 @@ export function startProc(
   cmd: string,
   args: string[],
   env: NodeJS.ProcessEnv = process.env,
+  stdin: 'ignore' | 'pipe' = 'ignore',
 ): Proc {
-  const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, args, { env, stdio: [stdin, 'pipe', 'pipe'] });
+  child.stdin?.on('error', () => {});
   let out = '';
   const listeners = new Set<() => void>();
   const onData = (d: Buffer) => {
