@@ -3,6 +3,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pipeFtpSession } from './pipe.js';
 import { CONTEXT, RecordingBroker } from './test-support/recording-broker.js';
+import type { SessionEvent } from './types.js';
 
 /** A connected pair of real TCP sockets on loopback. */
 async function socketPair(): Promise<{ a: Socket; b: Socket; server: Server }> {
@@ -22,7 +23,7 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-async function rig() {
+async function rig(onEvent?: (e: SessionEvent) => void) {
   const c = await socketPair(); // c.a = FTP client, c.b = proxy's client side
   const s = await socketPair(); // s.a = proxy's server side, s.b = FTP server
   cleanups.push(() => {
@@ -31,7 +32,14 @@ async function rig() {
     s.server.close();
   });
   const broker = new RecordingBroker();
-  const handle = pipeFtpSession({ client: c.b, server: s.a, broker, context: CONTEXT, closeGraceMs: 200 });
+  const handle = pipeFtpSession({
+    client: c.b,
+    server: s.a,
+    broker,
+    context: CONTEXT,
+    closeGraceMs: 200,
+    onEvent,
+  });
   return { ftpClient: c.a, ftpServer: s.b, handle, broker };
 }
 
@@ -77,11 +85,19 @@ describe('pipeFtpSession over real sockets', () => {
     await handle.closed;
   });
 
-  it('a reset on the server side ends the session with the error recorded, not thrown', async () => {
-    const { ftpServer, handle } = await rig();
+  it('a reset on the server side ends the session with the error reported as an event, not thrown', async () => {
+    const events: SessionEvent[] = [];
+    const { ftpClient, ftpServer, handle } = await rig((e) => events.push(e));
+    const clientClosed = once(ftpClient, 'close');
     ftpServer.resetAndDestroy();
     const stats = await handle.closed;
-    expect(stats.error?.message ?? 'closed').toBeTruthy();
+    await clientClosed;
+    expect(stats.error?.message).toMatch(/ECONNRESET/);
+    expect(events).toContainEqual({
+      type: 'stream-error',
+      side: 'server',
+      reason: expect.stringMatching(/ECONNRESET/),
+    });
   });
 
   it('a hostile server line closes the session with 421', async () => {

@@ -104,13 +104,18 @@ export function pipeFtpSession(options: PipeFtpSessionOptions): FtpSessionHandle
     if (!serverPause.has('held')) client.end();
   });
 
-  const onError = (error: Error) => {
+  const onError = (side: 'client' | 'server') => (error: Error) => {
     stats.error ??= error;
+    try {
+      options.onEvent?.({ type: 'stream-error', side, reason: error.message });
+    } catch {
+      // An observer's bug must not keep the streams open.
+    }
     client.destroy();
     server.destroy();
   };
-  client.on('error', onError);
-  server.on('error', onError);
+  client.on('error', onError('client'));
+  server.on('error', onError('server'));
 
   const closedOnce = (stream: Duplex) =>
     new Promise<void>((resolve) => {

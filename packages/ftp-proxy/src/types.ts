@@ -115,4 +115,6 @@ export type SessionEvent =
   | { type: 'data-channel-failed'; command: DataCommand; reason: string }
   | { type: 'refused'; command: string; reply: string; reason: string }
   | { type: 'protocol-error'; direction: 'fromClient' | 'fromServer'; reason: string }
-  | { type: 'tls-passthrough' };
+  | { type: 'tls-passthrough' }
+  /** A stream of the control connection failed; the session ends (pipeFtpSession only). */
+  | { type: 'stream-error'; side: 'client' | 'server'; reason: string };
