@@ -89,7 +89,11 @@ export interface ConnectionDeps {
   options: ResolvedServerOptions;
   logger: Logger;
   emit: Emit;
-  /** Reports an authentication failure for the source address (per-source back-off). */
+  /**
+   * Reports a connection that ended without logging in after failed attempts (per-source back-off
+   * counts connections, as OpenSSH's PerSourcePenalties do: a user whose agent offers several keys
+   * before the right one is not penalised for each).
+   */
   onAuthFailure: (ip: string) => void;
   onAuthSuccess: (ip: string) => void;
 }
@@ -117,6 +121,7 @@ export class SshConnection {
   private readonly forwards = new Map<number, RemoteForward>();
   /** FTP slots this server closed itself (used or expired): the client's later cancel is no error. */
   private readonly retiredSlots = new Set<number>();
+  private pendingListens = 0;
   private readonly permits: FtpPermitTable;
   private controlSeq = 0;
   private bytesFromClient = 0;
@@ -209,7 +214,6 @@ export class SshConnection {
     const user = ctx.username;
     const fail = (reason: string): void => {
       this.authFailures += 1;
-      this.deps.onAuthFailure(this.ip);
       this.log.info({ event: 'auth', user, method: ctx.method, ok: false, reason }, 'authentication failed');
       this.emit('auth', { connection: this.id, ip: this.ip, user, method: ctx.method, ok: false, reason });
       ctx.reject(methods);
@@ -399,6 +403,20 @@ export class SshConnection {
       );
       return;
     }
+    // Before the policy: a refused-for-capacity channel must not use up a one-shot FTP permit.
+    if (!this.channelBudget()) {
+      this.log.warn(
+        { event: 'forward', kind: 'direct-tcpip', target, allowed: false, rule: 'max-channels' },
+        'too many channels',
+      );
+      rejectChannel(
+        this.client!,
+        reject,
+        OPEN_FAILURE.RESOURCE_SHORTAGE,
+        'ftpfwd-sshd: too many open channels',
+      );
+      return;
+    }
     const decision = this.decideOpen(host, port);
     if (!decision.ok) {
       this.log.info(
@@ -417,19 +435,6 @@ export class SshConnection {
         reject,
         OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED,
         `ftpfwd-sshd: forwarding to ${target} is not permitted`,
-      );
-      return;
-    }
-    if (!this.channelBudget()) {
-      this.log.warn(
-        { event: 'forward', kind: 'direct-tcpip', target, allowed: false, rule: 'max-channels' },
-        'too many channels',
-      );
-      rejectChannel(
-        this.client!,
-        reject,
-        OPEN_FAILURE.RESOURCE_SHORTAGE,
-        'ftpfwd-sshd: too many open channels',
       );
       return;
     }
@@ -661,7 +666,7 @@ export class SshConnection {
       refuse(blocked);
       return;
     }
-    if (this.forwards.size >= this.opts.limits.maxChannelsPerConnection) {
+    if (this.forwards.size + this.pendingListens >= this.opts.limits.maxChannelsPerConnection) {
       refuse('max-channels (listeners)');
       return;
     }
@@ -684,12 +689,15 @@ export class SshConnection {
     }
     const bindAddr = resolveBindAddress(this.opts.gatewayPorts, info.bindAddr);
     const server = createServer({ pauseOnConnect: true, allowHalfOpen: true });
+    this.pendingListens += 1;
     server.once('error', (err: NodeJS.ErrnoException) => {
+      this.pendingListens -= 1;
       refuse(`listen on ${bindAddr}:${info.bindPort} failed: ${err.code ?? err.message}`);
     });
     server.listen(
       { host: bindAddr, port: info.bindPort, exclusive: true },
       this.guarded(() => {
+        this.pendingListens -= 1;
         const addr = server.address();
         const port = typeof addr === 'object' && addr ? addr.port : info.bindPort;
         if (this.closed || this.draining) {
@@ -897,6 +905,7 @@ export class SshConnection {
   private onClosed(): void {
     if (this.closed) return;
     this.closed = true;
+    if (!this.authenticated && this.authFailures > 0) this.deps.onAuthFailure(this.ip);
     if (this.graceTimer) clearTimeout(this.graceTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
     for (const s of this.pending) s.destroy();

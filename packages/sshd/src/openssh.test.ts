@@ -313,7 +313,7 @@ describe('authentication with OpenSSH', () => {
     const t = await startServer(scope, dir, {
       authorizedKeysText: pubLine(userKey),
       limits: { maxAuthTries: 2 },
-      backoff: { threshold: 4, baseBlockMs: 60_000 },
+      backoff: { threshold: 2, baseBlockMs: 60_000 },
     });
     const ids = keys.flatMap((k) => ['-i', k]);
     const first = runSsh(scope, t, [...ids, '-N', 'u@127.0.0.1']);
@@ -321,7 +321,9 @@ describe('authentication with OpenSSH', () => {
     expect(t.logs.find((l) => l.event === 'auth-tries-exceeded')).toBeDefined();
     const second = runSsh(scope, t, [...ids, '-N', 'u@127.0.0.1']);
     expect(await second.exited).toBe(255);
-    // Four failures from 127.0.0.1: even the right key is now turned away before SSH starts.
+    await waitFor(() => t.logs.lines.filter((l) => l.event === 'close').length >= 2, 5_000, 'both closed');
+    // Two connections from 127.0.0.1 that failed to log in: even the right key is now turned away
+    // before SSH starts.
     const blocked = runSsh(scope, t, ['-N', 'u@127.0.0.1'], { identity: userKey });
     expect(await blocked.exited).toBe(255);
     expect(
