@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   formatPasswordHash,
@@ -70,5 +71,29 @@ describe('password file', () => {
     expect(lines[1]).toBe(`alice:${formatPasswordHash(h2)}`);
     expect(lines[2]).toBe(`bob:${formatPasswordHash(h1)}`);
     expect(parsePasswordFile(text).problems).toEqual([]);
+  });
+
+  it('never throws on any text, and reads back every user it wrote (property)', async () => {
+    const h = await hashPassword('x', FAST);
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), (text) => {
+        const r = parsePasswordFile(text);
+        expect(r.entries.size + r.problems.length).toBeLessThanOrEqual(text.split(/\r?\n/).length);
+      }),
+      { numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.stringMatching(/^[A-Za-z0-9._][A-Za-z0-9._@-]{0,20}$/), { maxLength: 8 }),
+        (users) => {
+          let text = '';
+          for (const u of users) text = setPasswordLine(text, u, h);
+          const { entries, problems } = parsePasswordFile(text);
+          expect(problems).toEqual([]);
+          expect([...entries.keys()].sort()).toEqual([...users].sort());
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

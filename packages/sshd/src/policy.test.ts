@@ -63,6 +63,21 @@ describe('permit-open', () => {
     expect(matchPermitOpen(parsePermitOpenList(['127.0.0.1:80']), '::ffff:127.0.0.1', 80)).toBeDefined();
   });
 
+  it('any text either parses or fails with a typed error (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 40 }), (text) => {
+        for (const parse of [parsePermitOpen, parsePermitListen]) {
+          try {
+            parse(text);
+          } catch (err) {
+            expect(err).toBeInstanceOf(SshdError);
+          }
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('a host:port rule permits exactly that pair (property)', () => {
     fc.assert(
       fc.property(
