@@ -292,6 +292,11 @@ export async function main(argv: string[], hooks: RunHooks = {}): Promise<number
     if (hooks.installSignalHandlers !== false) {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
+      // Last line of defence for a gateway serving many users: a bug hit by one session's input
+      // is logged (with its stack, for a report) instead of ending every other session.
+      process.on('uncaughtException', (err) => {
+        logger.error({ stack: err.stack }, `internal error, session state may be lost: ${oneLine(err)}`);
+      });
     }
     hooks.onReady?.(tunnel);
   } catch (err) {

@@ -102,7 +102,8 @@ describe('ftpfwd against ftpfwd-sshd', () => {
     const rport = await freePort();
     const fwd = startFtpfwd(
       c,
-      [...baseArgs(sshd), '-R', `ftp/127.0.0.1:${rport}:127.0.0.1:${ftp}`, 'tester@127.0.0.1'],
+      // No bind address: OpenSSH's default, "localhost" on the server.
+      [...baseArgs(sshd), '-R', `ftp/${rport}:127.0.0.1:${ftp}`, 'tester@127.0.0.1'],
       cleanEnv(home),
     );
     await fwd.waitFor(/ftp remote .* via/);

@@ -441,3 +441,35 @@ describe('many sessions over one SSH connection (OpenSSH)', () => {
     });
   });
 });
+
+describe('IPv6 FTP clients (OpenSSH)', () => {
+  it('-L ftp/[::1]:…: EPSV and EPRT from an IPv6 client to an IPv4 server', async () => {
+    const root = tempDir(c);
+    const file = randomBytes(200 * 1024);
+    writeFileSync(join(root, 'file.bin'), file);
+    const ftp = await startFtpSrv(c, root);
+    const lport = await freePort();
+    const fwd = startFtpfwd(
+      c,
+      [...baseArgs(), '-L', `ftp/[::1]:${lport}:127.0.0.1:${ftp}`, `${sshd.user}@127.0.0.1`],
+      cleanEnv(home),
+    );
+    await fwd.waitFor(/ftp \[::1\]:\d+ -> .* via/);
+    const out = tempDir(c);
+    for (const [mode, flags] of Object.entries({ epsv: [], eprt: ['--ftp-port', '::1'] })) {
+      const down = join(out, `${mode}.bin`);
+      const r = await run('curl', [
+        '-sS',
+        '-g',
+        '--max-time',
+        '30',
+        ...flags,
+        `ftp://[::1]:${lport}/file.bin`,
+        '-o',
+        down,
+      ]);
+      expect(r.code, `${mode}: ${r.stderr} ${fwd.output().slice(-300)}`).toBe(0);
+      expect(sha256File(down), mode).toBe(sha256(file));
+    }
+  });
+});
