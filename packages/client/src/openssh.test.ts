@@ -414,7 +414,7 @@ describe('many sessions over one SSH connection (OpenSSH)', () => {
   it('eight concurrent curl transfers in all four modes, each sha256-equal', async () => {
     const root = tempDir(c);
     const files = Array.from({ length: 8 }, (_, i) => randomBytes(256 * 1024 + i));
-    files.forEach((f, i) => writeFileSync(join(root, `f${i}.bin`), f));
+    for (const [i, f] of files.entries()) writeFileSync(join(root, `f${i}.bin`), f);
     const ftp = await startFtpSrv(c, root);
     const lport = await freePort();
     const fwd = startFtpfwd(
