@@ -151,6 +151,12 @@ class FtpControl {
     if (user.startsWith('331')) expect(await this.send('PASS guest')).toMatch(/^230 /);
     expect(await this.send('TYPE I')).toMatch(/^200 /);
   }
+  async epsv(): Promise<number> {
+    const r = await this.send('EPSV');
+    const m = /\(\|\|\|(\d+)\|\)/.exec(r);
+    if (!m) throw new Error(`expected a 229 reply, got ${r}`);
+    return Number(m[1]);
+  }
   async pasv(): Promise<number> {
     const r = await this.send('PASV');
     const m = /\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)/.exec(r);
@@ -220,6 +226,18 @@ describe('FTP-aware permit-open (passive)', () => {
         (l) => l.event === 'forward' && l.allowed === true && String(l.rule).includes('FTP passive'),
       ),
     ).toBeDefined();
+  });
+
+  it('EPSV: the 229 port is permitted at the control connection host', async () => {
+    const { client } = await setup();
+    const { ftp } = await openControl(client);
+    const dataPort = await ftp.epsv();
+    const data = await open(client, '127.0.0.1', dataPort);
+    if (!data.ok) throw new Error(`data channel refused: ${data.message}`);
+    const received = readAll(data.channel);
+    expect(await ftp.send('RETR file.bin')).toMatch(/^(150|125) /);
+    expect(sha256(await received)).toBe(sha256(payload));
+    expect(await ftp.reply()).toMatch(/^226 /);
   });
 
   it('an unused permit expires', async () => {
