@@ -360,29 +360,33 @@ export class SshConnection {
   private decideOpen(
     host: string,
     port: number,
-  ): { ok: boolean; rule: string; ftp: boolean; ftpData?: string } {
+  ): { ok: boolean; rule: string; ftp: boolean; ftpHostNamed: boolean; ftpData?: string } {
     const blocked = this.forwardingAllowed('local');
-    if (blocked) return { ok: false, rule: blocked, ftp: false };
+    if (blocked) return { ok: false, rule: blocked, ftp: false, ftpHostNamed: false };
     const serverRules: PermitOpenRule[] = this.userEntry?.permitOpen ?? this.opts.permitOpen;
     const serverMatch = matchPermitOpen(serverRules, host, port);
     const keyRules = this.restrictions?.permitOpen;
     const keyMatch = keyRules ? matchPermitOpen(keyRules, host, port) : undefined;
     if (serverMatch && (!keyRules || keyMatch)) {
-      const ftp =
-        (serverMatch.kind === 'hostport' && serverMatch.ftp) ||
-        (keyMatch?.kind === 'hostport' && keyMatch.ftp);
+      const ftpRules = [serverMatch, keyMatch].filter(
+        (r): r is Extract<PermitOpenRule, { kind: 'hostport' }> => r?.kind === 'hostport' && r.ftp,
+      );
+      const ftp = ftpRules.length > 0;
+      // A 227 naming another host is believed only if a rule names this FTP server, not a wildcard.
+      const ftpHostNamed = ftpRules.some((r) => r.host !== '*');
       const rule = keyMatch
         ? `permit-open ${serverMatch.spec} + permitopen="${keyMatch.spec}"`
         : `permit-open ${serverMatch.spec}`;
-      return { ok: true, rule, ftp };
+      return { ok: true, rule, ftp, ftpHostNamed };
     }
     // Not permitted by a rule: perhaps a data channel an FTP control channel of this connection announced.
     const permit = this.permits.takePassive(host, port);
-    if (permit.ok) return { ok: true, rule: permit.reason, ftp: false, ftpData: permit.controlId };
+    if (permit.ok)
+      return { ok: true, rule: permit.reason, ftp: false, ftpHostNamed: false, ftpData: permit.controlId };
     const refusedBy = serverMatch
       ? `permitopen= of key ${this.keyRef}`
       : `permit-open ${describeRules(serverRules)}`;
-    return { ok: false, rule: refusedBy, ftp: false };
+    return { ok: false, rule: refusedBy, ftp: false, ftpHostNamed: false };
   }
 
   private onDirectTcpip(
@@ -513,7 +517,7 @@ export class SshConnection {
           allowed: true,
           rule: decision.rule,
         });
-        const controlId = decision.ftp ? this.startFtpControl(host, sock) : undefined;
+        const controlId = decision.ftp ? this.startFtpControl(host, sock, decision.ftpHostNamed) : undefined;
         this.runBridge(channel, sock, target, controlId);
       }),
     );
@@ -538,11 +542,15 @@ export class SshConnection {
   }
 
   /** Start observing an FTP control channel: its announcements become this connection's permits. */
-  private startFtpControl(requestedHost: string, sock: Socket): { id: string; observer: FtpObserver } {
+  private startFtpControl(
+    requestedHost: string,
+    sock: Socket,
+    trustAnnouncedHost: boolean,
+  ): { id: string; observer: FtpObserver } {
     this.controlSeq += 1;
     const id = `${this.id}/ftp${this.controlSeq}`;
     const serverAddress = normalizeAddress(sock.remoteAddress ?? requestedHost);
-    this.permits.controlOpened({ id, requestedHost, serverAddress });
+    this.permits.controlOpened({ id, requestedHost, serverAddress, trustAnnouncedHost });
     const observer = new FtpObserver({
       serverHost: requestedHost,
       onEvent: (e: ObserverEvent) => this.onFtpEvent(id, e),

@@ -4,7 +4,12 @@ import { FtpPermitTable } from './ftp-permits.js';
 function table() {
   let now = 0;
   const t = new FtpPermitTable({ ttlMs: 1000, maxPerControl: 2, now: () => now });
-  t.controlOpened({ id: 'c1/ftp1', requestedHost: 'ftp.example', serverAddress: '192.0.2.10' });
+  t.controlOpened({
+    id: 'c1/ftp1',
+    requestedHost: 'ftp.example',
+    serverAddress: '192.0.2.10',
+    trustAnnouncedHost: true,
+  });
   return { t, advance: (ms: number) => (now += ms) };
 }
 
@@ -18,6 +23,19 @@ describe('FTP passive permits', () => {
     expect(t.takePassive('ftp.example', 40001).ok).toBe(false); // used once
     expect(t.addPassive('c1/ftp1', '10.1.1.1', 40003)).toBe(true);
     expect(t.takePassive('10.1.1.1', 40003).ok).toBe(true); // the announced host as is
+  });
+
+  it('under a wildcard rule, only the control connection host: the client chose that server', () => {
+    const t = new FtpPermitTable({ ttlMs: 1000, maxPerControl: 4 });
+    t.controlOpened({
+      id: 'c1/ftp1',
+      requestedHost: 'evil.example',
+      serverAddress: '198.51.100.9',
+      trustAnnouncedHost: false,
+    });
+    expect(t.addPassive('c1/ftp1', '10.0.0.5', 22)).toBe(true);
+    expect(t.takePassive('10.0.0.5', 22).ok).toBe(false);
+    expect(t.takePassive('198.51.100.9', 22).ok).toBe(true);
   });
 
   it('expire, die with their control channel, and are bounded per control', () => {

@@ -3,7 +3,8 @@
  * the read-only FTP observers saw and asks it before refusing a forward.
  *
  * - Passive: a 227/229 reply the FTP server sent on a control channel permits ONE `direct-tcpip` to
- *   that data port (at the control connection's host, or the host the reply named), until it expires.
+ *   that data port at the control connection's host (and at the host a 227 reply named, when the
+ *   rule names the FTP server explicitly), until it expires.
  * - Active: while the SSH connection has an open FTP control channel, it may ask for a remote
  *   forward on an ephemeral port (a "slot"). The slot's listener admits one connection, only after a
  *   PORT/EPRT naming its port has passed on a control channel, and only from that control
@@ -25,6 +26,12 @@ export interface ControlInfo {
   requestedHost: string;
   /** The FTP server's address as seen on the TCP connection the server made. */
   serverAddress: string;
+  /**
+   * Whether a 227 reply may name another host than the control connection's. Only when the rule
+   * names the FTP server itself: under a wildcard rule (`*:21/ftp`) the client picks the "FTP
+   * server", and a server of its choosing could announce any internal address.
+   */
+  trustAnnouncedHost: boolean;
 }
 
 interface PassivePermit {
@@ -81,16 +88,17 @@ export class FtpPermitTable {
 
   /**
    * A 227/229 reply on control `controlId` announced `host:port`. Permits a direct-tcpip to that
-   * port at the control's requested host, its server address, or the announced host. Returns false
+   * port at the control's requested host or its server address (and the announced host when the
+   * control trusts it). Returns false
    * when the control is unknown or already holds `maxPerControl` unused permits.
    */
   addPassive(controlId: string, announcedHost: string, port: number): boolean {
     this.prune();
     const control = this.controls.get(controlId);
     if (!control || this.countFor(controlId) >= this.opts.maxPerControl) return false;
-    const hosts = new Set(
-      [control.requestedHost, control.serverAddress, announcedHost].map((h) => normalizeAddress(h)),
-    );
+    const candidates = [control.requestedHost, control.serverAddress];
+    if (control.trustAnnouncedHost) candidates.push(announcedHost);
+    const hosts = new Set(candidates.map((h) => normalizeAddress(h)));
     this.passive.push({ controlId, hosts, port, expiresAt: this.now() + this.opts.ttlMs });
     return true;
   }
