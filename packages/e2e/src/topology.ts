@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -516,7 +524,13 @@ export async function removeOrphans(): Promise<number> {
     const topology = labels[TOPOLOGY_LABEL];
     if (topology && host === hostname() && pid && !alive(Number(pid))) orphans.add(topology);
   }
-  for (const id of orphans) await removeLabelled(id);
+  for (const id of orphans) {
+    await removeLabelled(id);
+    // ...and the topology's host directory (payloads, captures) under the temp dir.
+    for (const d of readdirSync(tmpdir())) {
+      if (d.startsWith(`ftpfwd-e2e-${id}-`)) rmSync(join(tmpdir(), d), { recursive: true, force: true });
+    }
+  }
   return orphans.size;
 }
 
