@@ -118,7 +118,8 @@ export class SshConnection {
   private channels = 0;
   private readonly pending = new Set<Socket>();
   private readonly bridges = new Set<Bridge>();
-  private readonly forwards = new Map<number, RemoteForward>();
+  /** Keyed by bound address and port: with clientspecified, one port may be bound on two addresses. */
+  private readonly forwards = new Map<string, RemoteForward>();
   /** FTP slots this server closed itself (used or expired): the client's later cancel is no error. */
   private readonly retiredSlots = new Set<number>();
   private pendingListens = 0;
@@ -718,12 +719,12 @@ export class SshConnection {
           this.log.warn({ event: 'listener-error', port, err: err.message }, 'remote-forward listener error'),
         );
         const fwd: RemoteForward = { requestedAddr: info.bindAddr, bindAddr, port, server, ftpSlot };
-        this.forwards.set(port, fwd);
+        this.forwards.set(fwdKey(fwd), fwd);
         if (ftpSlot) {
           this.permits.openSlot(port);
           // The slot lives as long as its permit: close the listener when it expires unused.
           const t = setTimeout(() => {
-            if (this.forwards.get(port) === fwd && !this.permits.hasSlot(port))
+            if (this.forwards.get(fwdKey(fwd)) === fwd && !this.permits.hasSlot(port))
               this.closeForward(fwd, 'FTP slot expired');
           }, this.opts.limits.ftpPermitTimeoutMs + 50);
           t.unref();
@@ -830,12 +831,14 @@ export class SshConnection {
     reject: (() => void) | undefined,
     info: TcpipBindInfo,
   ): void {
-    const fwd = this.forwards.get(info.bindPort);
+    const fwd = [...this.forwards.values()].find(
+      (f) => f.port === info.bindPort && (f.requestedAddr === info.bindAddr || f.bindAddr === info.bindAddr),
+    );
     if (!fwd && this.retiredSlots.delete(info.bindPort)) {
       accept?.();
       return;
     }
-    if (!fwd || (fwd.requestedAddr !== info.bindAddr && fwd.bindAddr !== info.bindAddr)) {
+    if (!fwd) {
       this.log.info(
         {
           event: 'forward',
@@ -853,8 +856,8 @@ export class SshConnection {
   }
 
   private closeForward(fwd: RemoteForward, why: string): void {
-    if (this.forwards.get(fwd.port) !== fwd) return;
-    this.forwards.delete(fwd.port);
+    if (this.forwards.get(fwdKey(fwd)) !== fwd) return;
+    this.forwards.delete(fwdKey(fwd));
     if (fwd.ftpSlot) {
       this.permits.closeSlot(fwd.port);
       if (why !== 'cancelled by client') {
@@ -940,6 +943,8 @@ export class SshConnection {
     for (const w of this.closeWaiters.splice(0)) w();
   }
 }
+
+const fwdKey = (f: { bindAddr: string; port: number }): string => `${f.bindAddr}|${f.port}`;
 
 function describeRules(rules: readonly { spec: string }[]): string {
   return rules.length === 0 ? 'any' : rules.map((r) => r.spec).join(',');

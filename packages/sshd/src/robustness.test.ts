@@ -232,4 +232,38 @@ describe('GatewayPorts', () => {
     expect(await boundFor('clientspecified', '127.0.0.2')).toBe('127.0.0.2');
     expect(await boundFor('clientspecified', 'localhost')).toBe('127.0.0.1');
   });
+
+  it('clientspecified: one port on two addresses are two forwards; cancelling one leaves the other', async () => {
+    const t = await server({ gatewayPorts: 'clientspecified' });
+    const c = await client(t);
+    const port = await new Promise<number>((resolve, reject) =>
+      c.forwardIn('127.0.0.2', 0, (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    await new Promise<void>((resolve, reject) =>
+      c.forwardIn('127.0.0.3', port, (err) => (err ? reject(err) : resolve())),
+    );
+    const arrivals: string[] = [];
+    c.on('tcp connection', (info, accept) => {
+      arrivals.push(info.destIP);
+      accept().end();
+    });
+    const knock = (host: string): Promise<boolean> =>
+      new Promise((resolve) => {
+        const s = netConnect({ host, port });
+        s.once('error', () => resolve(false));
+        s.once('connect', () => {
+          s.destroy();
+          resolve(true);
+        });
+      });
+    expect(await knock('127.0.0.2')).toBe(true);
+    expect(await knock('127.0.0.3')).toBe(true);
+    await new Promise<void>((resolve, reject) =>
+      c.unforwardIn('127.0.0.2', port, (err) => (err ? reject(err) : resolve())),
+    );
+    expect(await knock('127.0.0.2')).toBe(false);
+    expect(await knock('127.0.0.3')).toBe(true);
+    await waitFor(() => arrivals.length >= 3, 5_000, 'forwarded connections');
+    expect(arrivals).toEqual(['127.0.0.2', '127.0.0.3', '127.0.0.3']);
+  });
 });
