@@ -322,3 +322,61 @@ describe('password authentication (ssh2 server)', () => {
     expect(oneLine(r.output)).toMatch(/^ftpfwd: permission denied/);
   });
 });
+
+describe('a server that never answers', () => {
+  let connected: Promise<void>;
+  async function silentServer(): Promise<number> {
+    const { createServer } = await import('node:net');
+    const held: import('node:net').Socket[] = [];
+    let onConn!: () => void;
+    connected = new Promise((r) => {
+      onConn = r;
+    });
+    const srv = createServer((s) => {
+      held.push(s);
+      onConn();
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    c.add(() => {
+      for (const s of held) s.destroy();
+      return new Promise((r) => srv.close(r));
+    });
+    const a = srv.address();
+    return typeof a === 'object' && a ? a.port : 0;
+  }
+
+  it('ConnectTimeout bounds the wait for the SSH banner: one line, exit 255', async () => {
+    const port = await silentServer();
+    const r = await outcome(
+      [
+        '-p',
+        String(port),
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'ConnectTimeout=1',
+        '-L',
+        `127.0.0.1:${lport}:127.0.0.1:9`,
+        '127.0.0.1',
+      ],
+      cleanEnv(home),
+    );
+    expect(r.code).toBe(255);
+    expect(oneLine(r.output)).toBe(
+      `ftpfwd: SSH server 127.0.0.1:${port} accepted the connection but did not answer within 1s`,
+    );
+  });
+
+  it('SIGTERM while connecting ends ftpfwd with 0 and no message', async () => {
+    const port = await silentServer();
+    const p = startFtpfwd(
+      c,
+      ['-p', String(port), '-o', 'BatchMode=yes', '-L', `127.0.0.1:${lport}:127.0.0.1:9`, '127.0.0.1'],
+      cleanEnv(home),
+    );
+    await connected; // ftpfwd is now waiting for the banner
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    expect(p.output()).toBe('');
+  });
+});

@@ -222,13 +222,22 @@ export async function main(argv: string[], hooks: RunHooks = {}): Promise<number
   const finished = new Promise<number>((r) => {
     finish = r;
   });
+  let stopping = false;
   const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
     exitCode = code;
     await tunnel?.close();
     metricsServer?.close();
     finish(exitCode);
   };
   const onSignal = () => void shutdown(0);
+  // Installed before anything starts: a SIGTERM right after the startup lines (or during the
+  // connection) must end ftpfwd cleanly with 0, never by the default signal action.
+  if (hooks.installSignalHandlers !== false) {
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
   try {
     if (plan.metrics) {
       const m = await metrics.serve(plan.metrics.host, plan.metrics.port).catch((err: Error) => {
@@ -241,7 +250,7 @@ export async function main(argv: string[], hooks: RunHooks = {}): Promise<number
       logger.info(`metrics on http://${plan.metrics.host}:${m.port}/metrics`);
     }
     const s = plan.ssh;
-    tunnel = await connect({
+    const connecting = connect({
       host: plan.host,
       port: plan.port,
       username: plan.user,
@@ -276,6 +285,16 @@ export async function main(argv: string[], hooks: RunHooks = {}): Promise<number
       logger,
       metrics,
     });
+    // A signal while connecting ends ftpfwd at once, as ssh does; a late connection is closed.
+    const first = await Promise.race([connecting, finished.then(() => undefined)]);
+    if (!first) {
+      connecting.then(
+        (t) => t.close(),
+        () => {},
+      );
+      return exitCode;
+    }
+    tunnel = first;
     tunnel.on('fatal', (err: Error) => {
       errorOut(`ftpfwd: ${oneLine(err)}`);
       void shutdown(255);
@@ -289,9 +308,8 @@ export async function main(argv: string[], hooks: RunHooks = {}): Promise<number
         logger.warn(`forwarding failed: ${oneLine(err)}`);
       }
     }
+    if (stopping) return await finished;
     if (hooks.installSignalHandlers !== false) {
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
       // Last line of defence for a gateway serving many users: a bug hit by one session's input
       // is logged (with its stack, for a report) instead of ending every other session.
       process.on('uncaughtException', (err) => {
@@ -300,6 +318,9 @@ export async function main(argv: string[], hooks: RunHooks = {}): Promise<number
     }
     hooks.onReady?.(tunnel);
   } catch (err) {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (stopping) return await finished;
     errorOut(`ftpfwd: ${oneLine(err)}`);
     await tunnel?.close();
     metricsServer?.close();

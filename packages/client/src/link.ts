@@ -259,6 +259,9 @@ export class SshLink extends EventEmitter {
       };
       const sock = netConnect({ host: o.host, port: o.port });
       sock.setNoDelay(true);
+      // ConnectTimeout, as in OpenSSH, covers the TCP connect and the server's first answer (up to
+      // its host key); it stops before anything that may wait for a human (host-key prompt, auth).
+      let tcpConnected = false;
       const ct =
         o.connectTimeoutMs > 0
           ? setTimeout(
@@ -266,7 +269,9 @@ export class SshLink extends EventEmitter {
                 fail(
                   new FtpfwdError(
                     'connect-failed',
-                    `cannot connect to ${this.label}: timed out after ${o.connectTimeoutMs / 1000}s`,
+                    tcpConnected
+                      ? `SSH server ${this.label} accepted the connection but did not answer within ${o.connectTimeoutMs / 1000}s`
+                      : `cannot connect to ${this.label}: timed out after ${o.connectTimeoutMs / 1000}s`,
                   ),
                 ),
               o.connectTimeoutMs,
@@ -282,7 +287,7 @@ export class SshLink extends EventEmitter {
       });
       sock.once('connect', () => {
         if (settled) return;
-        clearTimeout(ct);
+        tcpConnected = true;
         const auth = createAuth({ ...o.auth, username: o.username, host: o.host });
         const c = new Client();
         const preferred = preferredHostKeyTypes(o.hostKey);
@@ -328,6 +333,7 @@ export class SshLink extends EventEmitter {
           sock,
           username: o.username,
           hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
+            clearTimeout(ct);
             verifyHostKey(o.hostKey, key).then(
               () => verify(true),
               (err: unknown) => {
@@ -339,13 +345,17 @@ export class SshLink extends EventEmitter {
           authHandler: auth.handler,
           keepaliveInterval: o.keepaliveIntervalMs,
           keepaliveCountMax: o.keepaliveCountMax,
-          // Prompts (passphrase, password) may take a human's time; otherwise bound the handshake.
-          readyTimeout: o.auth.prompter.available ? 0 : Math.max(o.connectTimeoutMs, 30_000),
+          // Prompts may take a human's time; otherwise a server stalling authentication is bounded.
+          readyTimeout: o.auth.prompter.available || hostKeyMayAsk(o.hostKey) ? 0 : 60_000,
           ...(algos ? { algorithms: { serverHostKey: algos as ssh2.ServerHostKeyAlgorithm[] } } : {}),
         });
       });
     });
   }
+}
+
+function hostKeyMayAsk(p: HostKeyPolicy): boolean {
+  return p.strict === 'ask' && !p.batchMode && p.prompter.available;
 }
 
 /** ssh2's default host-key algorithms with the types known_hosts has for this host first. */
