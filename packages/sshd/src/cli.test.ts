@@ -186,6 +186,11 @@ describe('ftpfwd-sshd server', () => {
     const badCfg = cli(['--config', cfg]);
     expect(await badCfg.exited).toBe(1);
     expect(badCfg.err()).toContain('unknown key "limits.maxConections"');
+    const badChoice = cli(['--gateway-ports', 'maybe']);
+    expect(await badChoice.exited).toBe(2);
+    expect(badChoice.err()).toMatch(
+      /argument 'maybe' is invalid. Allowed choices are no, yes, clientspecified/,
+    );
     const badListen = cli(['--listen', 'nowhere']);
     expect(await badListen.exited).toBe(2);
     expect(badListen.err()).toMatch(/--listen: expected ADDR:PORT/);

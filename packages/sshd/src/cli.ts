@@ -3,7 +3,7 @@
  * line on stderr with a non-zero exit status; logs are pino JSON on stderr.
  */
 import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import pino, { type Level, type Logger } from 'pino';
 import { SshdError } from './errors.js';
 import { type KeyKind, writeNewKey } from './host-keys.js';
@@ -158,7 +158,8 @@ export function buildProgram(): Command {
     )
     .option('--config <file>', 'JSON or YAML config file (flags override it)')
     .option('-v, --verbose', 'more logs (-vv for trace)', (_v: string, prev: number) => prev + 1, 0)
-    .showHelpAfterError()
+    .showHelpAfterError('(ftpfwd-sshd --help shows the options)')
+    .exitOverride()
     .action(async (opts: CliFlags) => {
       await runServer(opts);
     });
@@ -187,6 +188,10 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander has printed its message already; --help and --version are not errors.
+      process.exit(err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2);
+    }
     if (err instanceof SshdError || err instanceof InvalidArgumentError) {
       process.stderr.write(`ftpfwd-sshd: ${err.message}\n`);
       process.exit(err instanceof SshdError && err.code !== 'usage' ? 1 : 2);
