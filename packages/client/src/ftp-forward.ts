@@ -141,6 +141,7 @@ export class LocalFtpForward implements ActiveForward {
     const refuse = (text: string) => {
       this.pending.delete(sock);
       if (!sock.destroyed) sock.end(`421 ${text}\r\n`);
+      sock.resume(); // read (and drop) until the client's FIN so the socket closes promptly
       setTimeout(() => sock.destroy(), 5000).unref();
     };
     ctx.link

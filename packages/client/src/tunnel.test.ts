@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createSshServer, loadHostKey, parseAuthorizedKeys, type SshServer } from '@ftpfwd/sshd';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -99,7 +100,7 @@ describe('connect() / Tunnel', () => {
 });
 
 describe('link loss (library)', () => {
-  it('while the link is down a new FTP client waits (bounded), then gets 421; down/up events fire', async () => {
+  it('while the link is down a new FTP client waits (bounded), then gets 421; 'down' fires', async () => {
     const t = await connect({
       ...opts(),
       linkWaitMs: 300,
@@ -116,5 +117,78 @@ describe('link loss (library)', () => {
     expect(await ctl.reply()).toBe('421 Service not available, SSH link down');
     await ctl.waitClosed();
     expect(await t.metrics.registry.getSingleMetricAsString('ftpfwd_link_up')).toMatch(/ftpfwd_link_up 0/);
+  });
+});
+
+describe('passive data listeners', () => {
+  function pasvPort(reply: string): number {
+    const m = /\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)/.exec(reply);
+    if (!m) throw new Error(`not a 227: ${reply}`);
+    return Number(m[5]) * 256 + Number(m[6]);
+  }
+  function tryConnect(port: number, localAddress: string): Promise<Socket | undefined> {
+    return new Promise((r) => {
+      const s = netConnect({ port, host: '127.0.0.1', localAddress });
+      s.once('connect', () => r(s));
+      s.once('error', () => r(undefined));
+    });
+  }
+
+  it('accept only the FTP client\'s own address (data-port theft refused), then serve the client', async () => {
+    const t = await connect(opts());
+    c.add(() => t.close());
+    const root = tempDir(c);
+    writeFileSync(join(root, 'secret.txt'), 'top secret\n');
+    const ftp = await startFtpSrv(c, root);
+    const f = await t.forward('-L', `ftp/127.0.0.1:0:127.0.0.1:${ftp}`);
+    const ctl = await FtpControl.connect(f.listen.port, '127.0.0.1', '127.0.0.2');
+    c.add(() => ctl.close());
+    await ctl.login();
+    const port = pasvPort(await ctl.cmd('PASV'));
+    // Another host on the LAN races for the data port: it is hung up on.
+    const thief = await tryConnect(port, '127.0.0.3');
+    if (thief) {
+      const closed = await new Promise<string>((r) => {
+        let got = '';
+        thief.on('data', (d) => {
+          got += d.toString();
+        });
+        thief.on('close', () => r(got));
+        thief.on('error', () => {});
+      });
+      expect(closed).toBe('');
+    }
+    // The FTP client itself still gets its data.
+    const data = await tryConnect(port, '127.0.0.2');
+    expect(data).toBeDefined();
+    const body = new Promise<string>((r) => {
+      let got = '';
+      data?.on('data', (d) => {
+        got += d.toString();
+      });
+      data?.on('close', () => r(got));
+    });
+    expect(await ctl.cmd('RETR secret.txt')).toMatch(/^150 /);
+    expect(await body).toBe('top secret\n');
+    expect(await ctl.reply()).toMatch(/^226 /);
+  });
+
+  it('an unused listener closes after the idle timeout', async () => {
+    const t = await connect({ ...opts(), ftp: { dataIdleTimeoutMs: 300 } });
+    c.add(() => t.close());
+    const ftp = await startFtpSrv(c, tempDir(c));
+    const f = await t.forward('-L', `ftp/127.0.0.1:0:127.0.0.1:${ftp}`);
+    const ctl = await FtpControl.connect(f.listen.port, '127.0.0.1', '127.0.0.2');
+    c.add(() => ctl.close());
+    await ctl.login();
+    const port = pasvPort(await ctl.cmd('PASV'));
+    let open = true;
+    for (let i = 0; i < 100 && open; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const s = await tryConnect(port, '127.0.0.2');
+      open = s !== undefined;
+      s?.destroy();
+    }
+    expect(open).toBe(false);
   });
 });
