@@ -145,6 +145,31 @@ describe('ftpfwd-sshd server', () => {
     expect(sha256(got)).toBe(sha256(sent));
   });
 
+  it('SIGHUP re-reads authorized_keys: a key added later logs in, a key removed no longer does', async () => {
+    const first = sshKeygen(dir, 'first');
+    const second = sshKeygen(dir, 'second');
+    const hostKey = sshKeygen(dir, 'host');
+    const ak = join(dir, 'authorized_keys');
+    writeFileSync(ak, `${pubLine(first)}\n`);
+    const port = await freePort();
+    const srv = cli(['--listen', `127.0.0.1:${port}`, '--host-key', hostKey, '--authorized-keys', ak]);
+    await waitFor(() => srv.err().includes('listening on'), 20_000, 'listening');
+    const known = join(dir, 'known_hosts');
+    writeFileSync(known, `[127.0.0.1]:${port} ${pubLine(hostKey).split(' ').slice(0, 2).join(' ')}\n`);
+    const t = { port, knownHosts: known };
+    const login = async (key: string): Promise<string> => {
+      const r = runSsh(scope, t, ['u@127.0.0.1', 'true'], { identity: key });
+      await r.exited;
+      return r.stderr();
+    };
+    expect(await login(second)).toMatch(/Permission denied/);
+    writeFileSync(ak, `${pubLine(second)}\n`);
+    srv.child.kill('SIGHUP');
+    await waitFor(() => srv.err().includes('"event":"reloaded"'), 10_000, 'reloaded');
+    expect(await login(second)).toContain('only forwards ports');
+    expect(await login(first)).toMatch(/Permission denied/);
+  });
+
   it('on SIGTERM stops listening, lets an open channel finish, exits 0', async () => {
     const user = sshKeygen(dir, 'user');
     const hostKey = sshKeygen(dir, 'host');

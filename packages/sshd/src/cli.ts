@@ -42,6 +42,19 @@ async function runServer(flags: CliFlags): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // SIGHUP re-reads the config, authorized_keys and password files (as OpenSSH picks up a changed
+  // authorized_keys without a restart). A broken file keeps the old settings.
+  process.on('SIGHUP', () => {
+    try {
+      const fresh = buildServerOptions(flags, loadConfig(flags), log);
+      server.reload(fresh);
+    } catch (err) {
+      log.error(
+        { event: 'reload-failed', err: (err as Error).message },
+        `reload failed, old settings kept: ${(err as Error).message}`,
+      );
+    }
+  });
 }
 
 function keygen(opts: { type: KeyKind; out: string }): void {

@@ -43,5 +43,5 @@ export {
   parsePermitOpenList,
   resolveBindAddress,
 } from './policy.js';
-export { createSshServer, DEFAULT_LISTEN, type SshServer } from './server.js';
+export { createSshServer, DEFAULT_LISTEN, type ReloadableOptions, type SshServer } from './server.js';
 export * from './types.js';

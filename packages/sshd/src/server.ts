@@ -19,6 +19,20 @@ import {
   type SshServerOptions,
 } from './types.js';
 
+/** What {@link SshServer.reload} can change without a restart. */
+export type ReloadableOptions = Partial<
+  Pick<
+    SshServerOptions,
+    | 'authorizedKeys'
+    | 'passwords'
+    | 'users'
+    | 'permitOpen'
+    | 'permitListen'
+    | 'gatewayPorts'
+    | 'allowTcpForwarding'
+  >
+>;
+
 export const DEFAULT_LISTEN: Readonly<ListenAddress> = Object.freeze({ host: '0.0.0.0', port: 2222 });
 
 export interface SshServer {
@@ -29,6 +43,12 @@ export interface SshServer {
    * `drainMs` (default: limits.drainTimeoutMs), then close what is left.
    */
   stop(drainMs?: number): Promise<void>;
+  /**
+   * Swap credentials and policy (e.g. after authorized_keys changed). New logins use the new keys;
+   * every later forwarding decision, also on connections already open, uses the new policy.
+   * Listen addresses, host keys and limits need a restart.
+   */
+  reload(update: ReloadableOptions): void;
   readonly addresses: ListenAddress[];
   /** `type SHA256:…` per host key, in the order given. */
   readonly fingerprints: { type: string; fingerprint: string; source: string }[];
@@ -203,6 +223,27 @@ class SshServerImpl extends EventEmitter implements SshServer {
       );
     this.emitEvent('listening', { addresses: bound });
     return bound;
+  }
+
+  reload(update: ReloadableOptions): void {
+    // Connections hold this same object, so they see the change at their next decision.
+    const o = this.opts;
+    if (update.authorizedKeys) o.authorizedKeys = update.authorizedKeys;
+    if (update.passwords) o.passwords = update.passwords;
+    if (update.users) o.users = update.users;
+    if (update.permitOpen) o.permitOpen = update.permitOpen;
+    if (update.permitListen) o.permitListen = update.permitListen;
+    if (update.gatewayPorts) o.gatewayPorts = update.gatewayPorts;
+    if (update.allowTcpForwarding) o.allowTcpForwarding = update.allowTcpForwarding;
+    this.log.info(
+      {
+        event: 'reloaded',
+        authorizedKeys: o.authorizedKeys.length,
+        passwordUsers: o.passwords.size,
+        users: Object.keys(o.users).length,
+      },
+      'credentials and policy reloaded',
+    );
   }
 
   stop(drainMs = this.opts.limits.drainTimeoutMs): Promise<void> {
