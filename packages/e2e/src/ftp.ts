@@ -224,7 +224,9 @@ export function curlModeArgs(mode: FtpMode, activeAddress: string): string[] {
     case 'epsv':
       return [];
     case 'pasv':
-      return ['--disable-epsv'];
+      // curl ignores the address of a 227 reply by default; make it use it, as many FTP clients do,
+      // so the address ftpfwd writes into the rewritten reply is what gets tested.
+      return ['--disable-epsv', '--no-ftp-skip-pasv-ip'];
     case 'eprt':
       return ['--ftp-port', activeAddress];
     case 'port':
