@@ -185,6 +185,32 @@ describe('ftpfwd against ftpfwd-sshd', () => {
     expect(got).toBe(sha256(payload));
   });
 
+  it('a server that refuses remote forwards: PORT fails with a reply, the session goes on in passive mode', async () => {
+    const root = tempDir(c);
+    const file = randomBytes(64 * 1024);
+    writeFileSync(join(root, 'file.bin'), file);
+    const ftp = await startFtpSrv(c, root);
+    const sshd = await startFtpfwdSshd(c, ['--allow-tcp-forwarding', 'local']);
+    const lport = await freePort();
+    const fwd = startFtpfwd(
+      c,
+      [...baseArgs(sshd), '-L', `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`, 'tester@127.0.0.1'],
+      cleanEnv(home),
+    );
+    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    const ctl = await FtpControl.connect(lport, '127.0.0.1', '127.0.0.2');
+    c.add(() => ctl.close());
+    await ctl.login();
+    expect(await ctl.cmd('PORT 127,0,0,2,156,64')).toMatch(/^[45]\d\d /);
+    expect(await ctl.cmd('NOOP')).toMatch(/^200 /);
+    ctl.close();
+    const down = join(tempDir(c), 'p.bin');
+    const r = await curl([`ftp://127.0.0.1:${lport}/file.bin`, '-o', down]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(sha256File(down)).toBe(sha256(file));
+    await fwd.waitFor(/PORT data channel failed/);
+  });
+
   it('one session sending garbage does not disturb another running a transfer', async () => {
     const root = tempDir(c);
     const file = randomBytes(1024 * 1024);
