@@ -100,7 +100,7 @@ describe('connect() / Tunnel', () => {
 });
 
 describe('link loss (library)', () => {
-  it('while the link is down a new FTP client waits (bounded), then gets 421; 'down' fires', async () => {
+  it('while the link is down a new FTP client waits (bounded), then gets 421; the down event fires', async () => {
     const t = await connect({
       ...opts(),
       linkWaitMs: 300,
@@ -134,7 +134,7 @@ describe('passive data listeners', () => {
     });
   }
 
-  it('accept only the FTP client\'s own address (data-port theft refused), then serve the client', async () => {
+  it("accept only the FTP client's own address (data-port theft refused), then serve the client", async () => {
     const t = await connect(opts());
     c.add(() => t.close());
     const root = tempDir(c);
