@@ -45,7 +45,28 @@ describe('NAT plumbing', () => {
         ],
       },
     });
-    return { wan, lan, gw, server, client, steps: await client.steps() };
+    // The same LAN without the gateway route: the engine gives it no way out at all.
+    const isolated = await t.host({
+      name: 'isolated',
+      networks: [lan],
+      plan: {
+        steps: [
+          {
+            name: 'curl',
+            argv: ['curl', '-sS', '--connect-timeout', '5', `http://${server.address(wan)}:8080/`],
+          },
+        ],
+      },
+    });
+    return {
+      wan,
+      lan,
+      gw,
+      server,
+      client,
+      steps: await client.steps(),
+      isolatedSteps: await isolated.steps(),
+    };
   });
 
   it('the LAN host reaches the WAN server, which sees the gateway WAN address', async () => {
@@ -54,6 +75,12 @@ describe('NAT plumbing', () => {
     expect(curl?.code, curl?.stderr).toBe(0);
     expect(curl?.stdout.trim()).toBe(`seen ${gw.wanAddress}`);
     await server.waitForLog(new RegExp(`peer ${gw.wanAddress.replace(/\./g, '\\.')}$`), 10_000);
+  });
+
+  it('without the gateway route, a LAN host cannot reach the WAN at all', () => {
+    const curl = topo().isolatedSteps.get('curl');
+    expect(curl?.code).not.toBe(0);
+    expect(curl?.stdout).toBe('');
   });
 
   it('the LAN host has only its own subnet and the gateway as routes', () => {

@@ -15,7 +15,9 @@ export function useTopology<T>(name: string, build: (topology: Topology) => Prom
     try {
       built = await build(topology);
     } catch (e) {
-      await topology.close({ printLogs: true });
+      const t = topology;
+      topology = undefined;
+      await t.close({ printLogs: true });
       throw e;
     }
   });
@@ -23,7 +25,10 @@ export function useTopology<T>(name: string, build: (topology: Topology) => Prom
     if (ctx.task.result?.state === 'fail') failed = true;
   });
   afterAll(async () => {
-    await topology?.close({ printLogs: failed || process.env.FTPFWD_E2E_LOGS === '1' });
+    // built is unset when beforeAll failed or timed out (its catch may never run on a timeout).
+    await topology?.close({
+      printLogs: failed || built === undefined || process.env.FTPFWD_E2E_LOGS === '1',
+    });
   });
   return () => {
     if (built === undefined) throw new Error(`topology ${name} was not built (see the beforeAll error)`);
