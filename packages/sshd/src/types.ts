@@ -47,7 +47,7 @@ export interface Limits {
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxConnections: 256,
-  maxChannelsPerConnection: 64,
+  maxChannelsPerConnection: 256,
   maxAuthTries: 6,
   loginGraceTimeMs: 60_000,
   idleTimeoutMs: 0,
