@@ -143,21 +143,6 @@ export function buildServerOptions(flags: CliFlags, cfg: ConfigFile, log: Logger
     flags.allowTcpForwarding ?? cfg.allowTcpForwarding ?? 'yes',
   );
 
-  let hostKeys: HostKey[];
-  const keyFiles = flags.hostKey ?? cfg.hostKeys;
-  if (keyFiles && keyFiles.length > 0) {
-    hostKeys = keyFiles.map(loadHostKey);
-  } else {
-    const dir = cfg.stateDir ?? defaultStateDir();
-    const { key, created } = loadOrCreateStateKey(dir);
-    if (created)
-      log.warn(
-        { event: 'host-key-created', file: key.source, fingerprint: key.fingerprint },
-        `created a new host key ${key.source}`,
-      );
-    hostKeys = [key];
-  }
-
   const akPath = flags.authorizedKeys ?? cfg.authorizedKeys;
   const authorizedKeys = akPath ? loadAuthorizedKeys(akPath, log) : [];
   const pwPath = flags.passwords ?? cfg.passwords;
@@ -178,6 +163,22 @@ export function buildServerOptions(flags: CliFlags, cfg: ConfigFile, log: Logger
     if (u.permitListen) entry.permitListen = parsePermitListenList(u.permitListen);
     if (u.allowTcpForwarding) entry.allowTcpForwarding = u.allowTcpForwarding;
     users[name] = entry;
+  }
+
+  // Host keys last: the automatic key is only created once everything else was readable.
+  let hostKeys: HostKey[];
+  const keyFiles = flags.hostKey ?? cfg.hostKeys;
+  if (keyFiles && keyFiles.length > 0) {
+    hostKeys = keyFiles.map(loadHostKey);
+  } else {
+    const dir = cfg.stateDir ?? defaultStateDir();
+    const { key, created } = loadOrCreateStateKey(dir);
+    if (created)
+      log.warn(
+        { event: 'host-key-created', file: key.source, fingerprint: key.fingerprint },
+        `created a new host key ${key.source}`,
+      );
+    hostKeys = [key];
   }
 
   const hasKeys = authorizedKeys.length > 0 || Object.values(users).some((u) => (u.keys?.length ?? 0) > 0);
