@@ -180,6 +180,20 @@ describe('authentication against OpenSSH', () => {
     expect(r.ready, r.output).toBe(true);
   });
 
+  it('ssh_config (-F) supplies the key; an unsupported ProxyJump is warned about, not silently dropped', async () => {
+    const cfg = join(home, 'cfg');
+    writeFileSync(
+      cfg,
+      `Host 127.0.0.1\n  IdentityFile ${sshd.userKey}\n  ProxyJump nowhere\n  ForwardAgent yes\n`,
+    );
+    const r = await outcome(args(['-F', cfg, '-o', 'BatchMode=yes']), cleanEnv(home));
+    expect(r.ready, r.output).toBe(true);
+    expect(r.output).toContain(
+      'ftpfwd: warning: ssh_config options not supported by ftpfwd, ignored: ProxyJump',
+    );
+    expect(r.output).not.toContain('ForwardAgent');
+  });
+
   it('a key from ~/.ssh/id_ed25519 by default', async () => {
     writeFileSync(join(home, '.ssh', 'id_ed25519'), readFileSync(sshd.userKey), { mode: 0o600 });
     const r = await outcome(args(['-o', 'BatchMode=yes']), cleanEnv(home));

@@ -53,6 +53,21 @@ interface RawOpts {
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
+/** ssh_config keys that would change the connection if they were honoured (lower-case → name). */
+const CONNECTION_KEYS = new Map(
+  [
+    'ProxyJump',
+    'ProxyCommand',
+    'HostKeyAlias',
+    'CertificateFile',
+    'BindAddress',
+    'AddressFamily',
+    'DynamicForward',
+    'RemoteCommand',
+    'LocalCommand',
+  ].map((k) => [k.toLowerCase(), k]),
+);
+
 function buildCommand(): Command {
   const cmd = new Command('ftpfwd')
     .description(
@@ -212,6 +227,11 @@ export async function main(argv: string[], hooks: RunHooks = {}): Promise<number
     return 255;
   }
   const logger = hooks.logger ?? createLogger(plan.verbose, plan.logFormat);
+  // Keys that change where or how we connect deserve a warning: silently connecting directly
+  // when the config says ProxyJump would be surprising. The rest (ForwardAgent, …) only at -v.
+  const serious = plan.ignoredConfigKeys.flatMap((k) => CONNECTION_KEYS.get(k) ?? []);
+  if (serious.length)
+    logger.warn(`ssh_config options not supported by ftpfwd, ignored: ${serious.join(', ')}`);
   if (plan.ignoredConfigKeys.length)
     logger.debug({ keys: plan.ignoredConfigKeys.join(',') }, 'ssh_config options not used by ftpfwd');
   const metrics = new Metrics();
