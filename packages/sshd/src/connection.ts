@@ -422,6 +422,19 @@ export class SshConnection {
       );
       return;
     }
+    if (!isValidPort(port) || port === 0 || !isSaneHost(host, false)) {
+      this.log.info(
+        { event: 'forward', kind: 'direct-tcpip', target, allowed: false, rule: 'malformed request' },
+        'direct-tcpip refused',
+      );
+      rejectChannel(
+        this.client!,
+        reject,
+        OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED,
+        'ftpfwd-sshd: malformed destination',
+      );
+      return;
+    }
     const decision = this.decideOpen(host, port);
     if (!decision.ok) {
       this.log.info(
@@ -668,6 +681,11 @@ export class SshConnection {
     };
     if (this.draining) {
       refuse('server is shutting down');
+      return;
+    }
+    // The wire format allows any uint32 (and any string): refuse what no socket API would take.
+    if (!isValidPort(info.bindPort) || !isSaneHost(info.bindAddr, true)) {
+      refuse('malformed request (address or port out of range)');
       return;
     }
     const blocked = this.forwardingAllowed('remote');
@@ -942,6 +960,14 @@ export class SshConnection {
     this.emit('connection-close', summary);
     for (const w of this.closeWaiters.splice(0)) w();
   }
+}
+
+const isValidPort = (p: number): boolean => Number.isInteger(p) && p >= 0 && p <= 65535;
+
+/** A host name or address a socket API can take: no control characters, not absurdly long. */
+function isSaneHost(h: string, emptyOk: boolean): boolean {
+  if (h.length === 0) return emptyOk;
+  return h.length <= 255 && /^[\x21-\x7e]+$/.test(h);
 }
 
 const fwdKey = (f: { bindAddr: string; port: number }): string => `${f.bindAddr}|${f.port}`;

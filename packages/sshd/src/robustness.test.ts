@@ -145,6 +145,28 @@ describe('hostile and broken clients', () => {
     expect(taken).toBeInstanceOf(Error);
     expect(await echoThrough(c, echo)).toBe(true);
   });
+
+  it('out-of-range ports and control characters in addresses are refused, not thrown', async () => {
+    const echo = await startEcho(scope);
+    const t = await server();
+    const c = await client(t);
+    const bigPort = await new Promise<Error | undefined>((resolve) =>
+      c.forwardOut('127.0.0.1', 0, '127.0.0.1', 70000, (err, ch) => {
+        ch?.close();
+        resolve(err ?? undefined);
+      }),
+    );
+    expect((bigPort as Error & { reason?: number }).reason).toBe(OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED);
+    const badHost = await new Promise<Error | undefined>((resolve) =>
+      c.forwardOut('127.0.0.1', 0, '127.0.0.1\n', echo, (err, ch) => {
+        ch?.close();
+        resolve(err ?? undefined);
+      }),
+    );
+    expect(badHost).toBeInstanceOf(Error);
+    expect(await new Promise((r) => c.forwardIn('127.0.0.1', 70000, (err) => r(err)))).toBeInstanceOf(Error);
+    expect(await echoThrough(c, echo)).toBe(true);
+  });
 });
 
 describe('limits', () => {
