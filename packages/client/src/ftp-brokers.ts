@@ -39,14 +39,28 @@ function advertisable(host: string, fallback: string): string {
   return h;
 }
 
+/** Bytes one session's data channels carried, for its closing log line. */
+export interface DataStats {
+  toServer: number;
+  toClient: number;
+}
+
 /** Pipes one data channel (the FTP client's side first), then counts and logs its bytes. */
 async function pipeData(
   ctx: ForwardContext,
+  stats: DataStats,
   sessionId: string,
   clientSide: Socket | ClientChannel,
   serverSide: Socket | ClientChannel,
   what: string,
 ): Promise<void> {
+  // Counted as the bytes flow: the control session may close (and log) before this pipe does.
+  clientSide.on('data', (d: Buffer) => {
+    stats.toServer += d.length;
+  });
+  serverSide.on('data', (d: Buffer) => {
+    stats.toClient += d.length;
+  });
   const st = await pipeBoth(clientSide, serverSide);
   ctx.metrics.dataBytes.inc({ direction: 'to_server' }, st.bytesAtoB);
   ctx.metrics.dataBytes.inc({ direction: 'to_client' }, st.bytesBtoA);
@@ -138,7 +152,10 @@ async function oneShotRemote(
 
 /** Broker for `-L ftp/`: FTP client here, FTP server beyond the SSH server. */
 export class LocalFtpBroker implements DataChannelBroker {
-  constructor(private readonly ctx: ForwardContext) {}
+  constructor(
+    private readonly ctx: ForwardContext,
+    readonly stats: DataStats = { toServer: 0, toClient: 0 },
+  ) {}
 
   /** PASV/EPSV: listen where the FTP client reached us; pipe its connection into direct-tcpip. */
   async openPassive(req: PassiveRequest, s: SessionContext): Promise<DataChannelLease> {
@@ -151,6 +168,7 @@ export class LocalFtpBroker implements DataChannelBroker {
           (ch) =>
             void pipeData(
               ctx,
+              this.stats,
               s.sessionId,
               sock,
               ch,
@@ -199,7 +217,14 @@ export class LocalFtpBroker implements DataChannelBroker {
           sock.destroy();
           return;
         }
-        void pipeData(ctx, s.sessionId, sock, ch, `${req.command} <- ${req.client.host}:${req.client.port}`);
+        void pipeData(
+          ctx,
+          this.stats,
+          s.sessionId,
+          sock,
+          ch,
+          `${req.command} <- ${req.client.host}:${req.client.port}`,
+        );
       });
     });
     const endpoint: Endpoint = {
@@ -220,6 +245,7 @@ export class RemoteFtpBroker implements DataChannelBroker {
     private readonly ctx: ForwardContext,
     /** Local address of our control connection to the FTP server: the FTP server sees us there. */
     private readonly localControlAddress: string,
+    readonly stats: DataStats = { toServer: 0, toClient: 0 },
   ) {}
 
   async openPassive(req: PassiveRequest, s: SessionContext): Promise<DataChannelLease> {
@@ -254,7 +280,14 @@ export class RemoteFtpBroker implements DataChannelBroker {
           sock.destroy();
           return;
         }
-        void pipeData(ctx, s.sessionId, ch, sock, `${req.command} -> ${req.server.host}:${req.server.port}`);
+        void pipeData(
+          ctx,
+          this.stats,
+          s.sessionId,
+          ch,
+          sock,
+          `${req.command} -> ${req.server.host}:${req.server.port}`,
+        );
       });
     });
     const endpoint: Endpoint = { host: ctx.ftp.advertise ?? advertisable(bind, '127.0.0.1'), port: r.port };
@@ -271,6 +304,7 @@ export class RemoteFtpBroker implements DataChannelBroker {
           (ch) =>
             void pipeData(
               ctx,
+              this.stats,
               s.sessionId,
               ch,
               sock,

@@ -12,7 +12,7 @@ import type { ClientChannel, TcpConnectionDetails } from 'ssh2';
 import type { ForwardContext } from './context.js';
 import { oneLine } from './errors.js';
 import { type ForwardSpec, localBindAddress } from './forward-spec.js';
-import { LocalFtpBroker, RemoteFtpBroker } from './ftp-brokers.js';
+import { type DataStats, LocalFtpBroker, RemoteFtpBroker } from './ftp-brokers.js';
 import { listenOn } from './listen.js';
 import { type ActiveForward, hostPort, RemoteTcpForward } from './tcp-forward.js';
 
@@ -65,7 +65,7 @@ class SessionSet {
     private readonly direction: 'local' | 'remote',
   ) {}
 
-  add(handle: FtpSessionHandle, s: SessionContext): void {
+  add(handle: FtpSessionHandle, s: SessionContext, data: DataStats): void {
     const { ctx } = this;
     this.handles.add(handle);
     ctx.metrics.sessions.inc({ protocol: 'ftp', direction: this.direction });
@@ -82,8 +82,10 @@ class SessionSet {
           server: hostPort(s.serverAddress.host, s.serverAddress.port),
           data_opened: st.dataChannelsOpened,
           data_failed: st.dataChannelsFailed,
-          bytes_from_client: st.bytesFromClient,
-          bytes_from_server: st.bytesFromServer,
+          data_bytes_to_server: data.toServer,
+          data_bytes_to_client: data.toClient,
+          control_bytes_from_client: st.bytesFromClient,
+          control_bytes_from_server: st.bytesFromServer,
           ...(st.error ? { error: oneLine(st.error) } : {}),
         },
         'ftp session closed',
@@ -171,15 +173,16 @@ export class LocalFtpForward implements ActiveForward {
             controlLocalAddress: local,
             serverAddress: { host: this.spec.host, port: this.spec.hostPort },
           };
+          const broker = new LocalFtpBroker(ctx);
           const handle = pipeFtpSession({
             client: sock,
             server: ch,
-            broker: new LocalFtpBroker(ctx),
+            broker,
             context,
             policy: policyOf(ctx),
             onEvent: eventLogger(ctx, sessionId),
           });
-          this.sessions.add(handle, context);
+          this.sessions.add(handle, context, broker.stats);
           sock.resume();
         },
         (err: unknown) => {
@@ -248,15 +251,16 @@ export class RemoteFtpForward extends RemoteTcpForward {
         controlLocalAddress: { host: details.destIP, port: details.destPort },
         serverAddress: { host: spec.host, port: spec.hostPort },
       };
+      const broker = new RemoteFtpBroker(ctx, normalizeAddress(sock.localAddress ?? '127.0.0.1'));
       const handle = pipeFtpSession({
         client: ch,
         server: sock,
-        broker: new RemoteFtpBroker(ctx, normalizeAddress(sock.localAddress ?? '127.0.0.1')),
+        broker,
         context,
         policy: policyOf(ctx),
         onEvent: eventLogger(ctx, sessionId),
       });
-      this.sessions.add(handle, context);
+      this.sessions.add(handle, context, broker.stats);
     });
   }
 

@@ -246,7 +246,11 @@ describe('metrics through OpenSSH', () => {
     await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
     const r = await curl([`ftp://127.0.0.1:${lport}/file.bin`, '-o', '/dev/null']);
     expect(r.code).toBe(0);
-    await fwd.waitFor(/ftp session closed/);
+    // One line per session, with what a user checks: who, where, data channels, bytes.
+    const line = await fwd.waitFor(/ftp session closed .*/);
+    expect(line).toMatch(
+      /client=127\.0\.0\.2:\d+ server=127\.0\.0\.1:\d+ data_opened=1 data_failed=0 data_bytes_to_server=0 data_bytes_to_client=65536 /,
+    );
     const m = (await run('curl', ['-sS', `http://127.0.0.1:${mport}/metrics`])).stdout.toString();
     expect(m).toMatch(/ftpfwd_sessions_total\{protocol="ftp",direction="local"\} 1/);
     expect(m).toMatch(/ftpfwd_ftp_data_channels_total\{command="EPSV",result="opened"\} 1/);
