@@ -211,6 +211,29 @@ describe('ftpfwd against ftpfwd-sshd', () => {
     await fwd.waitFor(/PORT data channel failed/);
   });
 
+  it('a -R the server refuses: with ExitOnForwardFailure one line and exit 255', async () => {
+    const sshd = await startFtpfwdSshd(c, ['--allow-tcp-forwarding', 'local']);
+    const rport = await freePort();
+    const fwd = startFtpfwd(
+      c,
+      [
+        ...baseArgs(sshd),
+        '-o',
+        'ExitOnForwardFailure=yes',
+        '-R',
+        `ftp/127.0.0.1:${rport}:127.0.0.1:21`,
+        'tester@127.0.0.1',
+      ],
+      cleanEnv(home),
+    );
+    expect(await fwd.exited).toBe(255);
+    const lines = fwd.output().trim().split('\n');
+    expect(lines, fwd.output()).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      new RegExp(`^ftpfwd: SSH server 127\\.0\\.0\\.1:\\d+ refused to listen on 127\\.0\\.0\\.1:${rport}`),
+    );
+  });
+
   it('one session sending garbage does not disturb another running a transfer', async () => {
     const root = tempDir(c);
     const file = randomBytes(1024 * 1024);
