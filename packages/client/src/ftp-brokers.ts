@@ -31,6 +31,13 @@ function bindable(host: string): string {
   return h;
 }
 
+/** The address itself when it is a literal IP (after `localhost` → 127.0.0.1), else undefined. */
+function literalIp(host: string): string | undefined {
+  const h = normalizeAddress(host);
+  if (h === 'localhost') return '127.0.0.1';
+  return isIP(h) !== 0 ? h : undefined;
+}
+
 /** An address worth advertising: a literal, non-wildcard IP; otherwise `fallback`. */
 function advertisable(host: string, fallback: string): string {
   const h = normalizeAddress(host);
@@ -123,6 +130,7 @@ async function oneShotLocal(
 async function oneShotRemote(
   ctx: ForwardContext,
   bindHost: string,
+  expectSrc: string | undefined,
   idleMs: number,
   onAccept: (details: TcpConnectionDetails, accept: () => ClientChannel, reject: () => void) => void,
 ): Promise<{ port: number; release: () => void }> {
@@ -138,6 +146,15 @@ async function oneShotRemote(
   };
   port = await link.listenRemote(bindHost, 0, (details, accept, reject) => {
     if (done) {
+      reject();
+      return;
+    }
+    // Refused without using up the listener: the expected peer may still come.
+    if (expectSrc && details.srcIP && !sameAddress(details.srcIP, expectSrc)) {
+      ctx.logger.warn(
+        { expected: expectSrc, got: details.srcIP },
+        'data connection from an unexpected address refused',
+      );
       reject();
       return;
     }
@@ -196,37 +213,45 @@ export class LocalFtpBroker implements DataChannelBroker {
   async openActive(req: ActiveRequest, s: SessionContext): Promise<DataChannelLease> {
     const { ctx } = this;
     const bind = ctx.ftp.remoteDataBind ?? '127.0.0.1';
-    const r = await oneShotRemote(ctx, bind, req.idleTimeoutMs, (_d, accept, reject) => {
-      const sock = netConnect({ host: req.client.host, port: req.client.port, allowHalfOpen: true });
-      sock.setNoDelay(true);
-      sock.once('error', (err) => {
-        ctx.metrics.forwardFailures.inc({ kind: 'data-channel' });
-        ctx.logger.warn(
-          { session: s.sessionId, err: oneLine(err) },
-          `active data channel: cannot reach the FTP client at ${req.client.host}:${req.client.port}`,
-        );
-        reject();
-      });
-      sock.once('connect', () => {
-        sock.removeAllListeners('error');
-        sock.on('error', () => {});
-        let ch: ClientChannel;
-        try {
-          ch = accept();
-        } catch {
-          sock.destroy();
-          return;
-        }
-        void pipeData(
-          ctx,
-          this.stats,
-          s.sessionId,
-          sock,
-          ch,
-          `${req.command} <- ${req.client.host}:${req.client.port}`,
-        );
-      });
-    });
+    // Only the FTP server may connect (when its address is a literal): another user on the SSH
+    // server's host must not receive an upload or feed a download.
+    const r = await oneShotRemote(
+      ctx,
+      bind,
+      literalIp(s.serverAddress.host),
+      req.idleTimeoutMs,
+      (_d, accept, reject) => {
+        const sock = netConnect({ host: req.client.host, port: req.client.port, allowHalfOpen: true });
+        sock.setNoDelay(true);
+        sock.once('error', (err) => {
+          ctx.metrics.forwardFailures.inc({ kind: 'data-channel' });
+          ctx.logger.warn(
+            { session: s.sessionId, err: oneLine(err) },
+            `active data channel: cannot reach the FTP client at ${req.client.host}:${req.client.port}`,
+          );
+          reject();
+        });
+        sock.once('connect', () => {
+          sock.removeAllListeners('error');
+          sock.on('error', () => {});
+          let ch: ClientChannel;
+          try {
+            ch = accept();
+          } catch {
+            sock.destroy();
+            return;
+          }
+          void pipeData(
+            ctx,
+            this.stats,
+            s.sessionId,
+            sock,
+            ch,
+            `${req.command} <- ${req.client.host}:${req.client.port}`,
+          );
+        });
+      },
+    );
     const endpoint: Endpoint = {
       host: ctx.ftp.remoteDataAdvertise ?? advertisable(bind, '127.0.0.1'),
       port: r.port,
@@ -245,51 +270,51 @@ export class RemoteFtpBroker implements DataChannelBroker {
     private readonly ctx: ForwardContext,
     /** Local address of our control connection to the FTP server: the FTP server sees us there. */
     private readonly localControlAddress: string,
+    /** The FTP server's address on that connection: the only peer an active data listener accepts. */
+    private readonly serverPeerAddress: string | undefined,
     readonly stats: DataStats = { toServer: 0, toClient: 0 },
   ) {}
 
   async openPassive(req: PassiveRequest, s: SessionContext): Promise<DataChannelLease> {
     const { ctx } = this;
     const bind = ctx.ftp.remoteDataBind ?? bindableRemote(s.controlLocalAddress.host);
-    const r = await oneShotRemote(ctx, bind, req.idleTimeoutMs, (d, accept, reject) => {
-      if (d.srcIP && !sameAddress(d.srcIP, s.clientAddress.host)) {
-        ctx.logger.warn(
-          { expected: s.clientAddress.host, got: d.srcIP },
-          'data connection from another address than the FTP client refused',
-        );
-        reject();
-        return;
-      }
-      const sock = netConnect({ host: req.server.host, port: req.server.port, allowHalfOpen: true });
-      sock.setNoDelay(true);
-      sock.once('error', (err) => {
-        ctx.metrics.forwardFailures.inc({ kind: 'data-channel' });
-        ctx.logger.warn(
-          { session: s.sessionId, err: oneLine(err) },
-          `passive data channel: cannot reach the FTP server at ${req.server.host}:${req.server.port}`,
-        );
-        reject();
-      });
-      sock.once('connect', () => {
-        sock.removeAllListeners('error');
-        sock.on('error', () => {});
-        let ch: ClientChannel;
-        try {
-          ch = accept();
-        } catch {
-          sock.destroy();
-          return;
-        }
-        void pipeData(
-          ctx,
-          this.stats,
-          s.sessionId,
-          ch,
-          sock,
-          `${req.command} -> ${req.server.host}:${req.server.port}`,
-        );
-      });
-    });
+    const r = await oneShotRemote(
+      ctx,
+      bind,
+      s.clientAddress.host,
+      req.idleTimeoutMs,
+      (_d, accept, reject) => {
+        const sock = netConnect({ host: req.server.host, port: req.server.port, allowHalfOpen: true });
+        sock.setNoDelay(true);
+        sock.once('error', (err) => {
+          ctx.metrics.forwardFailures.inc({ kind: 'data-channel' });
+          ctx.logger.warn(
+            { session: s.sessionId, err: oneLine(err) },
+            `passive data channel: cannot reach the FTP server at ${req.server.host}:${req.server.port}`,
+          );
+          reject();
+        });
+        sock.once('connect', () => {
+          sock.removeAllListeners('error');
+          sock.on('error', () => {});
+          let ch: ClientChannel;
+          try {
+            ch = accept();
+          } catch {
+            sock.destroy();
+            return;
+          }
+          void pipeData(
+            ctx,
+            this.stats,
+            s.sessionId,
+            ch,
+            sock,
+            `${req.command} -> ${req.server.host}:${req.server.port}`,
+          );
+        });
+      },
+    );
     const endpoint: Endpoint = { host: ctx.ftp.advertise ?? advertisable(bind, '127.0.0.1'), port: r.port };
     return { endpoint, release: r.release };
   }
@@ -297,7 +322,7 @@ export class RemoteFtpBroker implements DataChannelBroker {
   async openActive(req: ActiveRequest, s: SessionContext): Promise<DataChannelLease> {
     const { ctx } = this;
     const bindHost = bindable(this.localControlAddress);
-    const l = await oneShotLocal(ctx, bindHost, undefined, req.idleTimeoutMs, (sock) => {
+    const l = await oneShotLocal(ctx, bindHost, this.serverPeerAddress, req.idleTimeoutMs, (sock) => {
       ctx.link
         .openDirect(sock.remoteAddress ?? '', sock.remotePort ?? 0, req.client.host, req.client.port)
         .then(

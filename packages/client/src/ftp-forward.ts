@@ -251,7 +251,11 @@ export class RemoteFtpForward extends RemoteTcpForward {
         controlLocalAddress: { host: details.destIP, port: details.destPort },
         serverAddress: { host: spec.host, port: spec.hostPort },
       };
-      const broker = new RemoteFtpBroker(ctx, normalizeAddress(sock.localAddress ?? '127.0.0.1'));
+      const broker = new RemoteFtpBroker(
+        ctx,
+        normalizeAddress(sock.localAddress ?? '127.0.0.1'),
+        sock.remoteAddress ? normalizeAddress(sock.remoteAddress) : undefined,
+      );
       const handle = pipeFtpSession({
         client: ch,
         server: sock,

@@ -190,6 +190,82 @@ describe('ftp policy and link loss through OpenSSH', () => {
     expect(sshd.log()).toContain('tcpip-forward');
   });
 
+  it("active mode: a stranger on the SSH server's host cannot take the one-shot remote listener", async () => {
+    const { createServer, connect: netConnect } = await import('node:net');
+    // A scripted FTP server that, like vsftpd, connects to the PORT address only at RETR time
+    // (ftp-srv connects at once, which leaves no window to test). Active mode with real servers is
+    // covered above; this one only checks who may use the listener.
+    let portTarget: { host: string; port: number } | undefined;
+    const fake = createServer((ctl) => {
+      ctl.write('220 scripted\r\n');
+      let buf = '';
+      ctl.on('data', (d) => {
+        buf += d.toString();
+        for (let i = buf.indexOf('\r\n'); i >= 0; i = buf.indexOf('\r\n')) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const port = /^PORT (\d+),(\d+),(\d+),(\d+),(\d+),(\d+)$/.exec(line);
+          if (port) {
+            const n = port.slice(1).map(Number);
+            portTarget = { host: n.slice(0, 4).join('.'), port: (n[4] as number) * 256 + (n[5] as number) };
+            ctl.write('200 PORT ok\r\n');
+          } else if (line.startsWith('RETR') && portTarget) {
+            ctl.write('150 sending\r\n');
+            const data = netConnect({ ...portTarget, localAddress: '127.0.0.1' });
+            data.on('error', () => ctl.write('425 no data connection\r\n'));
+            data.on('connect', () => data.end('for the FTP client only\n', () => ctl.write('226 done\r\n')));
+          } else if (line.startsWith('USER')) ctl.write('230 in\r\n');
+          else ctl.write('200 ok\r\n');
+        }
+      });
+      ctl.on('error', () => {});
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', () => r()));
+    c.add(() => new Promise((r) => fake.close(r)));
+    const ftp = (fake.address() as { port: number }).port;
+    const lport = await freePort();
+    const fwd = startFtpfwd(
+      c,
+      [...baseArgs(), '-v', '-L', `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`, `${sshd.user}@127.0.0.1`],
+      cleanEnv(home),
+    );
+    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    // The FTP client's own active-mode listener on 127.0.0.2.
+    const received: string[] = [];
+    const mine = createServer((sock) => {
+      let got = '';
+      sock.on('data', (d) => {
+        got += d.toString();
+      });
+      sock.on('end', () => received.push(got));
+    });
+    await new Promise<void>((r) => mine.listen(0, '127.0.0.2', () => r()));
+    c.add(() => new Promise((r) => mine.close(r)));
+    const myPort = (mine.address() as { port: number }).port;
+    const ctl = await FtpControl.connect(lport, '127.0.0.1', '127.0.0.2');
+    c.add(() => ctl.close());
+    await ctl.login();
+    expect(await ctl.cmd(`PORT 127,0,0,2,${myPort >> 8},${myPort & 255}`)).toMatch(/^200 /);
+    const opened = await fwd.waitFor(/PORT data channel 127\.0\.0\.1:\d+/);
+    const remotePort = Number(opened.split(':').pop());
+    // Someone else on the SSH server's host connects first: refused, and the listener stays.
+    const stolen = await new Promise<string>((resolve) => {
+      let got = '';
+      const t = netConnect({ host: '127.0.0.1', port: remotePort, localAddress: '127.0.0.5' });
+      t.on('data', (d) => {
+        got += d.toString();
+      });
+      t.on('close', () => resolve(got));
+      t.on('error', () => {});
+    });
+    expect(stolen).toBe('');
+    await fwd.waitFor(/data connection from an unexpected address refused/);
+    expect(await ctl.cmd('RETR secret.txt')).toMatch(/^150 /);
+    expect(await ctl.reply()).toMatch(/^226 /);
+    for (let i = 0; i < 50 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(received).toEqual(['for the FTP client only\n']);
+  });
+
   it('the SSH server killed mid-session: the FTP client sees 421; after restart a new session works', async () => {
     const root = tempDir(c);
     const file = randomBytes(256 * 1024);
