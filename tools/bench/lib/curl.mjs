@@ -9,7 +9,9 @@ export function ftpUrl(c, path) {
 
 /** Runs curl with args plus the common ones; throws with curl's own message when it fails. */
 export async function curl(args, { what, timeoutMs } = {}) {
-  const r = await run('curl', ['-sS', '--max-time', '3600', '-w', W, ...args], { timeoutMs });
+  const r = await run('curl', ['-sS', '--no-progress-meter', '--max-time', '3600', '-w', W, ...args], {
+    timeoutMs,
+  });
   if (r.code !== 0)
     throw new Error(`curl ${what ?? args.join(' ')} failed (exit ${r.code}): ${r.stderr.trim()}`);
   const lines = r.stdout.trim().split('\n').filter(Boolean);

@@ -1,7 +1,10 @@
 // Turns the medians into the printed table, the target verdicts, and the JSON record.
 import { round } from './measure.mjs';
 
-const fmt = (v) => (v === undefined || v === null || Number.isNaN(v) ? '-' : String(v));
+const fmt = (v) =>
+  v === undefined || v === null || Number.isNaN(v)
+    ? '-'
+    : String(Number(v.toFixed(Math.abs(v) < 10 ? 3 : 1)));
 
 function cpuText(m) {
   const per = m.cpuPerGiB ?? m.cpu;
@@ -87,9 +90,11 @@ function evaluate(value, limit) {
 
 export function targetLines(targets) {
   const lines = ['\nTargets (issue 6, ratios within this run)'];
-  for (const t of targets)
+  const unjudged = targets.filter((t) => t.met === null).length;
+  for (const t of targets.filter((x) => x.met !== null))
     lines.push(
       `  ${t.met === null ? 'n/a ' : t.met ? 'MET ' : 'MISS'}  ${t.target.padEnd(44)} ${fmt(t.value).padStart(8)}  (${t.limit})`,
     );
+  if (unjudged) lines.push(`  (${unjudged} more need scenarios or contenders this run left out)`);
   return lines;
 }

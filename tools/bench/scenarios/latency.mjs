@@ -11,7 +11,7 @@ export const latency = {
   unit: 'ms p50',
   better: 'lower',
   reference: 'vsftpd',
-  applies: () => true,
+  applies: (c) => c.perChannel !== false,
   async measure(c, { files, opts }) {
     const client = await FtpClient.connect(c.host, c.port);
     const times = [];

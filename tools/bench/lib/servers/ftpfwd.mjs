@@ -1,6 +1,6 @@
 // The contenders under test: ftpfwd-sshd (our SSH server) and ftpfwd (our client, -L ftp/),
 // started from the workspace's linked CLIs exactly as a user would (see issues 3 and 4).
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { startProcess, waitPort } from '../procs.mjs';
@@ -11,10 +11,8 @@ import { CIPHER, sshUser } from './openssh.mjs';
  * With profileDir, both run with --cpu-prof and write .cpuprofile files there when they exit.
  */
 export function ftpfwdBins(repoRoot, profileDir) {
-  const env = { BENCH_FTPFWD: 'ftpfwd', BENCH_FTPFWD_SSHD: 'ftpfwd-sshd' };
-  const bin = (name) =>
-    process.env[Object.keys(env).find((k) => env[k] === name)] ||
-    join(repoRoot, 'node_modules', '.bin', name);
+  const override = { ftpfwd: process.env.BENCH_FTPFWD, 'ftpfwd-sshd': process.env.BENCH_FTPFWD_SSHD };
+  const bin = (name) => override[name] || join(repoRoot, 'node_modules', '.bin', name);
   const missing = ['ftpfwd', 'ftpfwd-sshd'].filter((n) => {
     try {
       accessSync(bin(n), constants.X_OK);
@@ -23,13 +21,9 @@ export function ftpfwdBins(repoRoot, profileDir) {
       return true;
     }
   });
-  const nodeEnv = profileDir
-    ? {
-        ...process.env,
-        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${profileDir}`.trim(),
-      }
-    : process.env;
-  return { client: bin('ftpfwd'), sshd: bin('ftpfwd-sshd'), missing, env: nodeEnv };
+  // --cpu-prof is refused in NODE_OPTIONS: run the bin scripts through node with the flags.
+  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  return { client: bin('ftpfwd'), sshd: bin('ftpfwd-sshd'), missing, nodeArgs };
 }
 
 /**
@@ -57,12 +51,29 @@ export function assertNativeCrypto(repoRoot) {
   return cipher;
 }
 
+// ftpfwd-sshd allows 64 channels per connection by default: 32 FTP sessions with a data channel
+// each. The concurrency scenario runs 100+ sessions over one SSH connection, as OpenSSH allows.
+const SSHD_CONFIG = { limits: { maxChannelsPerConnection: 1024 } };
+
 export async function startFtpfwdSshd({ dir, bins, port, hostKey, authorizedKeys }) {
+  const config = join(dir, 'ftpfwd-sshd.json');
+  writeFileSync(config, JSON.stringify(SSHD_CONFIG));
   const proc = startProcess(
     'ftpfwd-sshd',
-    bins.sshd,
-    ['--listen', `127.0.0.1:${port}`, '--host-key', hostKey, '--authorized-keys', authorizedKeys],
-    { logFile: join(dir, 'logs', 'ftpfwd-sshd.log'), env: bins.env },
+    process.execPath,
+    [
+      ...bins.nodeArgs,
+      bins.sshd,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--host-key',
+      hostKey,
+      '--authorized-keys',
+      authorizedKeys,
+      '--config',
+      config,
+    ],
+    { logFile: join(dir, 'logs', 'ftpfwd-sshd.log') },
   );
   await waitPort(port, '127.0.0.1', proc);
   return proc;
@@ -71,8 +82,10 @@ export async function startFtpfwdSshd({ dir, bins, port, hostKey, authorizedKeys
 export async function startFtpfwd({ dir, bins, name, sshPort, key, knownHosts, listenPort, ftpPort }) {
   const proc = startProcess(
     name,
-    bins.client,
+    process.execPath,
     [
+      ...bins.nodeArgs,
+      bins.client,
       '-p',
       String(sshPort),
       '-i',
@@ -87,7 +100,7 @@ export async function startFtpfwd({ dir, bins, name, sshPort, key, knownHosts, l
       `ftp/127.0.0.1:${listenPort}:127.0.0.1:${ftpPort}`,
       `${sshUser()}@127.0.0.1`,
     ],
-    { logFile: join(dir, 'logs', `${name.replace(/[^\w.-]+/g, '_')}.log`), env: bins.env },
+    { logFile: join(dir, 'logs', `${name.replace(/[^\w.-]+/g, '_')}.log`) },
   );
   await waitPort(listenPort, '127.0.0.1', proc);
   return proc;
