@@ -51,7 +51,8 @@ interface RawOpts {
   logFormat?: string;
 }
 
-const collect = (v: string, prev: string[]) => [...prev, v];
+// No default array: commander would print "(default: [])" in --help.
+const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
 /** ssh_config keys that would change the connection if they were honoured (lower-case → name). */
 const CONNECTION_KEYS = new Map(
@@ -77,12 +78,12 @@ function buildCommand(): Command {
     .argument('[destination]', '[user@]host or ssh://[user@]host[:port]')
     .option('-p <port>', 'SSH server port')
     .option('-l <user>', 'login name')
-    .option('-i <identity>', 'private key file (repeatable)', collect, [])
+    .option('-i <identity>', 'private key file (repeatable)', collect)
     .option('-F <ssh_config>', 'OpenSSH client config file ("none" for none; default ~/.ssh/config)')
-    .option('-o <Key=Value>', 'OpenSSH option (repeatable)', collect, [])
+    .option('-o <Key=Value>', 'OpenSSH option (repeatable)', collect)
     .option('-v', 'more logging (repeat for more)', (_v: string, prev: number) => prev + 1, 0)
-    .option('-L <spec>', 'local forward [ftp/|tcp/][BIND:]PORT:HOST:HOSTPORT (repeatable)', collect, [])
-    .option('-R <spec>', 'remote forward [ftp/|tcp/][BIND:]PORT:HOST:HOSTPORT (repeatable)', collect, [])
+    .option('-L <spec>', 'local forward [ftp/|tcp/][BIND:]PORT:HOST:HOSTPORT (repeatable)', collect)
+    .option('-R <spec>', 'remote forward [ftp/|tcp/][BIND:]PORT:HOST:HOSTPORT (repeatable)', collect)
     .option('-g', 'local listeners on all interfaces (gateway)')
     .option('-N', 'no remote command (always implied)')
     .option('-T', 'no pseudo-terminal (always implied)')
@@ -119,7 +120,15 @@ export function planFromArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
   cmd.exitOverride();
   cmd.configureOutput({ writeErr: () => {}, writeOut: (s) => process.stdout.write(s) });
   cmd.parse(argv, { from: 'user' });
-  const o = cmd.opts<RawOpts>();
+  const parsed = cmd.opts<Partial<RawOpts>>();
+  const o: RawOpts = {
+    ...parsed,
+    i: parsed.i ?? [],
+    o: parsed.o ?? [],
+    L: parsed.L ?? [],
+    R: parsed.R ?? [],
+    v: parsed.v ?? 0,
+  };
   const destArg = cmd.args[0];
   const file: ConfigFile = o.config ? readConfigFile(o.config) : {};
   const home = env.HOME ?? homedir();
