@@ -22,7 +22,9 @@ export function ftpfwdBins(repoRoot, profileDir) {
     }
   });
   // --cpu-prof is refused in NODE_OPTIONS: run the bin scripts through node with the flags.
-  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  // BENCH_NODE_ARGS: extra node flags for both CLIs, e.g. `--require ./experiment.cjs`.
+  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const nodeArgs = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...extra];
   return { client: bin('ftpfwd'), sshd: bin('ftpfwd-sshd'), missing, nodeArgs };
 }
 
