@@ -10,6 +10,7 @@ import {
   type FtpfwdSshd,
   freePort,
   run,
+  SSHD_BIN,
   sha256,
   sha256File,
   startFtpfwd,
@@ -141,9 +142,17 @@ describe('ftpfwd against ftpfwd-sshd', () => {
     const ftp = await startFtpSrv(c, root);
     const sshd = await startFtpfwdSshd(c);
     const lport = await freePort();
+    const mport = await freePort();
     const fwd = startFtpfwd(
       c,
-      [...baseArgs(sshd), '-L', `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`, 'tester@127.0.0.1'],
+      [
+        ...baseArgs(sshd),
+        '--metrics',
+        `127.0.0.1:${mport}`,
+        '-L',
+        `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`,
+        'tester@127.0.0.1',
+      ],
       cleanEnv(home),
     );
     await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
@@ -155,6 +164,9 @@ describe('ftpfwd against ftpfwd-sshd', () => {
     await ctl.waitClosed();
     await sshd.start();
     await fwd.waitFor(/reconnected to/, 30_000);
+    const m = (await run('curl', ['-sS', `http://127.0.0.1:${mport}/metrics`])).stdout.toString();
+    expect(m).toMatch(/ftpfwd_reconnects_total 1/);
+    expect(m).toMatch(/ftpfwd_link_up 1/);
     const down = join(tempDir(c), 'after.bin');
     const r = await curl([`ftp://127.0.0.1:${lport}/file.bin`, '-o', down]);
     expect(r.code, r.stderr).toBe(0);
@@ -231,6 +243,39 @@ describe('ftpfwd against ftpfwd-sshd', () => {
     expect(lines, fwd.output()).toHaveLength(1);
     expect(lines[0]).toMatch(
       new RegExp(`^ftpfwd: SSH server 127\\.0\\.0\\.1:\\d+ refused to listen on 127\\.0\\.0\\.1:${rport}`),
+    );
+  });
+
+  it('password from SSH_ASKPASS against a --passwords file; a wrong one fails in one line', async () => {
+    const dir = tempDir(c);
+    const pwFile = join(dir, 'passwords');
+    const set = await run(SSHD_BIN, ['passwd', '--file', pwFile, 'alice'], { input: 'wonderland\n' });
+    expect(set.code, set.stderr).toBe(0);
+    const sshd = await startFtpfwdSshd(c, ['--passwords', pwFile]);
+    const askpass = (answer: string) => {
+      const f = join(dir, `ask-${answer}`);
+      writeFileSync(f, `#!/bin/sh\necho ${answer}\n`, { mode: 0o755 });
+      return cleanEnv(home, { SSH_ASKPASS: f, SSH_ASKPASS_REQUIRE: 'force' });
+    };
+    const lport = await freePort();
+    const common = [
+      '-p',
+      String(sshd.port),
+      '-o',
+      `UserKnownHostsFile=${sshd.knownHosts}`,
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-L',
+      `127.0.0.1:${lport}:127.0.0.1:9`,
+      'alice@127.0.0.1',
+    ];
+    const ok = startFtpfwd(c, common, askpass('wonderland'));
+    await ok.waitFor(/ via 127\.0\.0\.1:/);
+    await ok.kill();
+    const bad = startFtpfwd(c, ['-o', 'NumberOfPasswordPrompts=1', ...common], askpass('looking-glass'));
+    expect(await bad.exited).toBe(255);
+    expect(bad.output().trim()).toMatch(
+      /^ftpfwd: permission denied for alice@127\.0\.0\.1:\d+ \(server accepts [a-z,-]*password[a-z,-]*; tried password\)$/,
     );
   });
 
