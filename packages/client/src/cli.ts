@@ -344,6 +344,12 @@ export async function main(argv: string[], hooks: RunHooks = {}): Promise<number
       process.on('uncaughtException', (err) => {
         logger.error({ stack: err.stack }, `internal error, session state may be lost: ${oneLine(err)}`);
       });
+      process.on('unhandledRejection', (err) => {
+        logger.error(
+          { stack: (err as Error)?.stack },
+          `internal error (unhandled rejection): ${oneLine(err)}`,
+        );
+      });
     }
     hooks.onReady?.(tunnel);
   } catch (err) {
