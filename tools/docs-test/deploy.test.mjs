@@ -1,0 +1,146 @@
+// deploy/: the systemd units pass systemd-analyze (verify, and a security exposure of at most 2.0),
+// their ExecStart command lines work with the example configs, ftpfwd-sshd reloads on the unit's
+// ExecReload signal and keeps its automatic host key where the unit's XDG_STATE_HOME says, and the
+// container build is proven with podman (deploy/container/prove-local.sh).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { FTPFWD, FTPFWD_SSHD, keypair, listeningPort, root, startUntil, tempDir } from './harness.mjs';
+
+const { planFromArgs } = await import(join(root, 'packages/client/dist/cli.js'));
+const UNITS = ['ftpfwd', 'ftpfwd-sshd'];
+
+function unit(name) {
+  return readFileSync(join(root, 'deploy/systemd', `${name}.service`), 'utf8');
+}
+function directive(text, key) {
+  return [...text.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].map((m) => m[1]);
+}
+
+describe('systemd units', () => {
+  it('pass systemd-analyze verify (with the ExecStart programs installed where the units say)', () => {
+    const dir = tempDir('units');
+    // The units name /opt/ftpfwd; verify checks the programs exist, so point them at this workspace.
+    const bin = join(dir, 'opt/ftpfwd/node_modules/.bin');
+    mkdirSync(bin, { recursive: true });
+    symlinkSync(FTPFWD, join(bin, 'ftpfwd'));
+    symlinkSync(FTPFWD_SSHD, join(bin, 'ftpfwd-sshd'));
+    const files = UNITS.map((u) => {
+      const f = join(dir, `${u}.service`);
+      writeFileSync(f, unit(u).replaceAll('/opt/ftpfwd/', `${dir}/opt/ftpfwd/`));
+      return f;
+    });
+    const r = spawnSync('systemd-analyze', ['verify', ...files], { encoding: 'utf8' });
+    assert.ok(!r.error, `systemd-analyze: ${r.error?.message} (Debian package "systemd")`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr.trim(), '', 'systemd-analyze verify warned');
+  });
+
+  for (const u of UNITS) {
+    it(`${u}.service: systemd-analyze security exposure at most 2.0`, () => {
+      const r = spawnSync(
+        'systemd-analyze',
+        ['security', '--offline=true', join(root, 'deploy/systemd', `${u}.service`)],
+        {
+          encoding: 'utf8',
+        },
+      );
+      const m = /Overall exposure level for \S+: ([\d.]+)/.exec(r.stdout);
+      assert.ok(m, r.stdout + r.stderr);
+      assert.ok(Number(m[1]) <= 2.0, `exposure ${m[1]}:\n${r.stdout}`);
+    });
+  }
+
+  it('both units run as their own user, with no capabilities and a state directory', () => {
+    for (const u of UNITS) {
+      const text = unit(u);
+      assert.deepEqual(directive(text, 'User'), [u]);
+      assert.deepEqual(directive(text, 'CapabilityBoundingSet'), ['']);
+      assert.deepEqual(directive(text, 'StateDirectory'), [u]);
+      assert.deepEqual(directive(text, 'NoNewPrivileges'), ['yes']);
+      assert.deepEqual(directive(text, 'ProtectSystem'), ['strict']);
+      const sysusers = readFileSync(join(root, 'deploy/systemd/sysusers-ftpfwd.conf'), 'utf8');
+      assert.match(sysusers, new RegExp(`^u ${u} `, 'm'));
+    }
+  });
+
+  it('ftpfwd.service: ExecStart parses with the example config (deploy/ftpfwd.yaml)', () => {
+    const [exec] = directive(unit('ftpfwd'), 'ExecStart');
+    const [program, ...args] = exec.split(/\s+/);
+    assert.equal(program, '/opt/ftpfwd/node_modules/.bin/ftpfwd');
+    const dir = tempDir('unit-ftpfwd');
+    const plan = planFromArgs(
+      args.map((a) => (a === '/etc/ftpfwd/ftpfwd.yaml' ? join(root, 'deploy/ftpfwd.yaml') : a)),
+      { HOME: dir, USER: 'ftpfwd' },
+    );
+    assert.equal(plan.host, 'bastion.example.com');
+    assert.equal(plan.forwards.length, 1);
+    assert.deepEqual(plan.metrics, { host: '127.0.0.1', port: 9464 });
+  });
+
+  it('ftpfwd-sshd.service: ExecStart runs with the example config, the host key lands in $XDG_STATE_HOME/ftpfwd-sshd, SIGHUP reloads', async () => {
+    const text = unit('ftpfwd-sshd');
+    const [exec] = directive(text, 'ExecStart');
+    const [program, ...args] = exec.split(/\s+/);
+    assert.equal(program, '/opt/ftpfwd/node_modules/.bin/ftpfwd-sshd');
+    assert.deepEqual(directive(text, 'ExecReload'), ['/bin/kill -HUP $MAINPID']);
+    assert.ok(directive(text, 'Environment').includes('XDG_STATE_HOME=/var/lib'));
+    const dir = tempDir('unit-sshd');
+    mkdirSync(join(dir, 'etc'));
+    copyFileSync(join(root, 'deploy/ftpfwd-sshd.yaml'), join(dir, 'etc/ftpfwd-sshd.yaml'));
+    writeFileSync(join(dir, 'etc/authorized_keys'), `${keypair(join(dir, 'user'))}\n`);
+    const live = args.map((a) =>
+      a === '/etc/ftpfwd-sshd/ftpfwd-sshd.yaml' ? join(dir, 'etc/ftpfwd-sshd.yaml') : a,
+    );
+    const run = await startUntil(process.execPath, [FTPFWD_SSHD, ...live, '--listen', '127.0.0.1:0'], {
+      env: { ...process.env, XDG_STATE_HOME: join(dir, 'state'), HOME: dir },
+      ready: listeningPort,
+    });
+    try {
+      assert.ok(existsSync(join(dir, 'state/ftpfwd-sshd/host_ed25519_key')), run.output);
+      // Serving (and past start-up, so its signal handlers are in place).
+      await new Promise((resolve, reject) => {
+        const s = connect(run.ready, '127.0.0.1');
+        s.once('data', (d) => {
+          s.destroy();
+          String(d).startsWith('SSH-2.0-') ? resolve() : reject(new Error(String(d)));
+        });
+        s.once('error', reject);
+      });
+      run.child.kill('SIGHUP');
+      for (let i = 0; i < 100 && !run.output.includes('"event":"reloaded"'); i++)
+        await new Promise((r) => setTimeout(r, 50));
+      assert.match(run.output, /"event":"reloaded"/);
+    } finally {
+      assert.equal(await run.stop(), 0, run.output);
+    }
+  });
+});
+
+describe('container build', () => {
+  it('deploy/container/prove-local.sh: both images build with podman and run non-root, healthy only while the SSH link is up', () => {
+    assert.equal(process.getuid?.(), 0, 'prove-local.sh needs root (podman, chown of the mounted files)');
+    const r = spawnSync('bash', [join(root, 'deploy/container/prove-local.sh')], {
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, /prove-local: OK/);
+  });
+});
+
+describe('example configs', () => {
+  it('deploy/ftpfwd.yaml names only keys the schema knows (parsed above through ExecStart)', async () => {
+    const { readConfigFile } = await import(join(root, 'packages/client/dist/config-file.js'));
+    assert.equal(readConfigFile(join(root, 'deploy/ftpfwd.yaml')).dataPorts, '40000-40099');
+  });
+  it('deploy/ftpfwd-sshd.yaml validates against the server’s schema', async () => {
+    const { loadConfigFile } = await import(join(root, 'packages/sshd/dist/index.js'));
+    assert.deepEqual(loadConfigFile(join(root, 'deploy/ftpfwd-sshd.yaml')).permitOpen, [
+      'ftp.internal:21/ftp',
+    ]);
+  });
+});
