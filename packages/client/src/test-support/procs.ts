@@ -47,6 +47,34 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A free port below the kernel's ephemeral range (32768+), for servers a test restarts: while one is
+ * down, an outgoing connection elsewhere may take an ephemeral port as its source and block the
+ * restart on the same number. 31000-31999 is ftp-srv's passive range here.
+ */
+export async function stablePort(): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const port = 20000 + Math.floor(Math.random() * 10000);
+    const ok = await new Promise<boolean>((res) => {
+      const s = createServer();
+      s.once('error', () => res(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
+    });
+    if (ok) return port;
+  }
+  return freePort();
+}
+
+/** Waits until `proc` listens on `port`; fails at once (with its output) if it exits instead. */
+export async function waitListening(proc: Proc, port: number): Promise<void> {
+  const died = proc.exited.then((code) => {
+    throw new Error(
+      `${proc.child.spawnfile} exited (${code}) before listening on ${port}: ${proc.output().slice(-500)}`,
+    );
+  });
+  await Promise.race([waitPort(port), died]);
+}
+
 export async function waitPort(port: number, host = '127.0.0.1', timeoutMs = 20_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
@@ -228,7 +256,7 @@ export async function startOpenSshd(c: Cleanup, extraConfig: string[] = []): Pro
   const host = keygen(join(dir, 'hostkey'));
   const user = keygen(join(dir, 'userkey'));
   writeFileSync(join(dir, 'authorized_keys'), `${user.pub}\n`);
-  const port = await freePort();
+  const port = await stablePort();
   const config = [
     ...extraConfig, // first value wins in sshd_config
     `Port ${port}`,
@@ -261,7 +289,7 @@ export async function startOpenSshd(c: Cleanup, extraConfig: string[] = []): Pro
       c.add(() => {
         if (p.child.pid) for (const pid of childPids(p.child.pid)) killQuietly(pid);
       });
-      await waitPort(port);
+      await waitListening(p, port);
     },
     log: () => proc?.output() ?? '',
     pid: () => proc?.child.pid,
@@ -319,7 +347,7 @@ export async function startFtpfwdSshd(c: Cleanup, extraArgs: string[] = []): Pro
   const host = keygen(join(dir, 'hostkey'));
   const user = keygen(join(dir, 'userkey'));
   writeFileSync(join(dir, 'authorized_keys'), `${user.pub}\n`);
-  const port = await freePort();
+  const port = await stablePort();
   const knownHosts = join(dir, 'known_hosts');
   writeFileSync(knownHosts, `[127.0.0.1]:${port} ${host.pub.split(' ').slice(0, 2).join(' ')}\n`);
   let proc: Proc | undefined;
@@ -339,7 +367,7 @@ export async function startFtpfwdSshd(c: Cleanup, extraArgs: string[] = []): Pro
         join(dir, 'authorized_keys'),
         ...extraArgs,
       ]);
-      await waitPort(port);
+      await waitListening(proc, port);
     },
     async stop() {
       await proc?.kill('SIGKILL');
