@@ -35,7 +35,8 @@ export function tempDir(c: Cleanup, prefix = 'ftpfwd-test-'): string {
   return d;
 }
 
-export async function freePort(): Promise<number> {
+/** An ephemeral port the kernel picks (only as a fallback: see stablePort). */
+async function kernelPort(): Promise<number> {
   return new Promise((res, rej) => {
     const s = createServer();
     s.once('error', rej);
@@ -47,10 +48,16 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** A free port for a process a test starts next; below the ephemeral range (see stablePort). */
+export async function freePort(): Promise<number> {
+  return stablePort();
+}
+
 /**
- * A free port below the kernel's ephemeral range (32768+), for servers a test restarts: while one is
- * down, an outgoing connection elsewhere may take an ephemeral port as its source and block the
- * restart on the same number. 31000-31999 is ftp-srv's passive range here.
+ * A free port below the kernel's ephemeral range (32768+). Between the check and the child process's
+ * listen (or while a server is restarted), any outgoing connection on the machine may take an
+ * ephemeral port as its source and block that number; below the range only another test's explicit
+ * choice can. 30000-31999 are ftp-srv's passive ranges here.
  */
 export async function stablePort(): Promise<number> {
   for (let i = 0; i < 100; i++) {
@@ -62,7 +69,7 @@ export async function stablePort(): Promise<number> {
     });
     if (ok) return port;
   }
-  return freePort();
+  return kernelPort();
 }
 
 /** Waits until `proc` listens on `port`; fails at once (with its output) if it exits instead. */
