@@ -162,8 +162,13 @@ async function main() {
     ok = true;
   } finally {
     await cleanup();
-    if (opts.keep || !ok) console.error(`bench: work dir kept: ${dir} (logs in logs/)`);
-    else removeWorkDir(dir);
+    if (opts.keep) console.error(`bench: work dir kept: ${dir} (logs in logs/)`);
+    else if (!ok) {
+      // Keep what explains the failure (logs, configs), not the gigabytes of test files.
+      removeWorkDir(join(dir, 'root'));
+      removeWorkDir(join(dir, 'out'));
+      console.error(`bench: logs and configs kept in ${dir}`);
+    } else removeWorkDir(dir);
   }
 }
 
