@@ -65,6 +65,7 @@ export function startUntil(cmd, args, { ready, timeoutMs = 20_000, ...opts }) {
       out += d;
       check();
     });
+    setImmediate(check); // a ready() that needs no output
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${cmd} ${args.join(' ')}: not ready after ${timeoutMs} ms; output:\n${out}`));
