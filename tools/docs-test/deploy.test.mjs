@@ -120,6 +120,18 @@ describe('systemd units', () => {
   });
 });
 
+describe('systemd units under a real systemd', () => {
+  it('deploy/systemd/prove-systemd.sh: both services run hardened as their own users, reload and stop through systemctl', () => {
+    assert.equal(process.getuid?.(), 0, 'prove-systemd.sh needs root (podman --privileged, nsenter)');
+    const r = spawnSync('bash', [join(root, 'deploy/systemd/prove-systemd.sh')], {
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, /prove-systemd: OK/);
+  });
+});
+
 describe('container build', () => {
   it('deploy/container/prove-local.sh: both images build with podman and run non-root, healthy only while the SSH link is up', () => {
     assert.equal(process.getuid?.(), 0, 'prove-local.sh needs root (podman, chown of the mounted files)');
