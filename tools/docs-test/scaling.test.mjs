@@ -110,11 +110,14 @@ describe('docs/scaling.md layout 1: two instances behind HAProxy, one address, a
           '127.0.0.1',
           '--data-ports',
           `${range.lo}-${range.hi}`,
+          '--metrics',
+          `${addr}:0`,
           'gw@127.0.0.1',
         ],
         { env: { ...process.env, HOME: dir }, ready: (out) => /ftp [\d.]+:(\d+) -> .* via/.exec(out)?.[1] },
       );
-      inst[name] = { addr, range, run, port: Number(run.ready) };
+      const metrics = Number(/metrics on http:\/\/[\d.]+:(\d+)\//.exec(run.output)[1]);
+      inst[name] = { addr, range, run, metrics, port: Number(run.ready) };
     }
     ctlPort = (await freeRange(1, ['127.0.0.1'], taken)).lo;
     const cfg = join(dir, 'haproxy.cfg');
@@ -130,8 +133,11 @@ frontend ftp_control
   default_backend ftpfwd_all
 backend ftpfwd_all
   balance roundrobin
-  server a ${inst.a.addr}:${inst.a.port}
-  server b ${inst.b.addr}:${inst.b.port}
+  option httpchk GET /metrics
+  http-check expect rstring \\nftpfwd_link_up\\ 1\\n
+  default-server inter 500ms fall 2 rise 1
+  server a ${inst.a.addr}:${inst.a.port} check port ${inst.a.metrics}
+  server b ${inst.b.addr}:${inst.b.port} check port ${inst.b.metrics}
 ${['a', 'b']
   .map(
     (n) => `frontend data_${n}
@@ -188,7 +194,7 @@ backend data_${n}
       assert.ok(served(i) >= 1, `instance ${name} served no transfer:\n${i.run.output}`);
   });
 
-  it('a wrong --advertise: login and listing of the directory name work, every transfer fails', async () => {
+  it('a wrong --advertise: the control connection works (login, SIZE), every transfer fails', async () => {
     const range = await freeRange(RANGE, ['127.0.0.1'], taken);
     const wrong = await startUntil(
       process.execPath,
@@ -227,5 +233,16 @@ backend data_${n}
     } finally {
       assert.equal(await wrong.stop(), 0);
     }
+  });
+
+  it('the balancer health check (docs/scaling.md) takes instances out when their SSH link is down', async () => {
+    // The check must not be fooled by the HELP line ("# HELP ftpfwd_link_up 1 while …").
+    const down = () => (lb.output.match(/Server ftpfwd_all\/[ab] is DOWN/g) ?? []).length;
+    await sleep(1500); // three check intervals: a check that fails would have marked them down by now
+    assert.equal(down(), 0, `haproxy marked an instance DOWN while its link was up:\n${lb.output}`);
+    await server.stop();
+    const downAfter = () => (lb.output.match(/Server ftpfwd_all\/[ab] is DOWN/g) ?? []).length;
+    for (let n = 0; n < 200 && downAfter() < 2; n++) await sleep(50);
+    assert.equal(downAfter(), 2, `haproxy did not mark both instances DOWN:\n${lb.output}`);
   });
 });
