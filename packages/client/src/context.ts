@@ -17,6 +17,8 @@ export interface FtpDataOptions {
   remoteDataAdvertise?: string;
   /** Data listener idle timeout and other engine policy overrides. */
   dataIdleTimeoutMs?: number;
+  /** How long a data listener released before it accepted stays open (default 2 s; see one-shot-gate). */
+  releaseGraceMs?: number;
 }
 
 /** What every forwarding needs from the tunnel that owns it. */

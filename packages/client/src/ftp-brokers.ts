@@ -13,15 +13,16 @@ import type { ClientChannel, TcpConnectionDetails } from 'ssh2';
 import type { ForwardContext } from './context.js';
 import { oneLine } from './errors.js';
 import { listenDataPort } from './listen.js';
+import { LeaseSequence, OneShotGate } from './one-shot-gate.js';
 import { pipeBoth } from './pipe.js';
 
 /**
  * Data-channel brokers for the ftp-proxy engine, built on the SSH link. One broker per FTP session
  * (it knows that session's addresses); each lease is one listener that accepts one connection.
  *
- * `release()` closes a listener that is still waiting; it never cuts a data connection already
- * accepted: the engine releases when the transfer's final reply passes, and bytes may still be in
- * flight through the tunnel at that moment.
+ * `release()` never cuts a data connection already accepted: the engine releases when the transfer's
+ * final reply passes, and bytes may still be in flight through the tunnel at that moment. A listener
+ * released before it accepted gets a short grace (OneShotGate says why) unless it was superseded.
  */
 
 /** An address a listener may bind to literally: `localhost` → 127.0.0.1, wildcards → 0.0.0.0. */
@@ -79,28 +80,22 @@ async function pipeData(
 
 /**
  * A local one-shot listener. Connections from another address than the FTP client's are refused
- * (data-port theft in gateway mode); the first right one is handed to `onAccept` and the listener
- * closes.
+ * (data-port theft in gateway mode) without using it up; the first right one is handed to
+ * `onAccept` and the listener closes. Its lifecycle (idle timeout, release grace) is the gate's.
  */
 async function oneShotLocal(
   ctx: ForwardContext,
+  seq: LeaseSequence,
   bindHost: string,
   expectPeer: string | undefined,
   idleMs: number,
   onAccept: (sock: Socket) => void,
 ): Promise<{ port: number; release: () => void }> {
-  let done = false;
   let server: Server | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  const stop = () => {
-    if (done) return;
-    done = true;
-    clearTimeout(timer);
-    server?.close();
-  };
+  const gate = new OneShotGate(() => server?.close(), idleMs, ctx.ftp.releaseGraceMs);
   const listening = await listenDataPort(bindHost, ctx.ftp.dataPorts, (sock) => {
     sock.on('error', () => {});
-    if (done) {
+    if (!gate.open) {
       sock.destroy();
       return;
     }
@@ -112,40 +107,41 @@ async function oneShotLocal(
       sock.destroy();
       return;
     }
-    stop();
+    gate.take();
     sock.setNoDelay(true);
     onAccept(sock);
   });
   server = listening.server;
-  server.on('error', () => stop());
-  timer = setTimeout(stop, idleMs);
-  timer.unref();
-  return { port: listening.port, release: stop };
+  server.on('error', () => gate.close());
+  // Closed while listen() was pending (cannot happen today, but keep the listener from leaking).
+  if (!gate.open) server.close();
+  return { port: listening.port, release: seq.issue(gate) };
 }
 
 /**
- * A remote one-shot listener (tcpip-forward, port 0): the first connection is handed to `onAccept`,
- * later ones are rejected; the forward is cancelled after it, on expiry or on release.
+ * A remote one-shot listener (tcpip-forward, port 0): the first connection from the expected peer
+ * is handed to `onAccept`, others are rejected; the forward is cancelled after it, on expiry, or
+ * after the release grace (see OneShotGate).
  */
 async function oneShotRemote(
   ctx: ForwardContext,
+  seq: LeaseSequence,
   bindHost: string,
   expectSrc: string | undefined,
   idleMs: number,
   onAccept: (details: TcpConnectionDetails, accept: () => ClientChannel, reject: () => void) => void,
 ): Promise<{ port: number; release: () => void }> {
   const link = ctx.link;
-  let done = false;
   let port = 0;
-  let timer: NodeJS.Timeout | undefined;
-  const stop = () => {
-    if (done) return;
-    done = true;
-    clearTimeout(timer);
-    if (port) link.unlistenRemote(bindHost, port);
-  };
+  const gate = new OneShotGate(
+    () => {
+      if (port) link.unlistenRemote(bindHost, port);
+    },
+    idleMs,
+    ctx.ftp.releaseGraceMs,
+  );
   port = await link.listenRemote(bindHost, 0, (details, accept, reject) => {
-    if (done) {
+    if (!gate.open) {
       reject();
       return;
     }
@@ -158,17 +154,16 @@ async function oneShotRemote(
       reject();
       return;
     }
-    stop();
+    gate.take();
     onAccept(details, accept, reject);
   });
-  if (done) link.unlistenRemote(bindHost, port);
-  timer = setTimeout(stop, idleMs);
-  timer.unref();
-  return { port, release: stop };
+  if (!gate.open) link.unlistenRemote(bindHost, port);
+  return { port, release: seq.issue(gate) };
 }
 
 /** Broker for `-L ftp/`: FTP client here, FTP server beyond the SSH server. */
 export class LocalFtpBroker implements DataChannelBroker {
+  private readonly seq = new LeaseSequence();
   constructor(
     private readonly ctx: ForwardContext,
     readonly stats: DataStats = { toServer: 0, toClient: 0 },
@@ -178,7 +173,7 @@ export class LocalFtpBroker implements DataChannelBroker {
   async openPassive(req: PassiveRequest, s: SessionContext): Promise<DataChannelLease> {
     const { ctx } = this;
     const bindHost = bindable(s.controlLocalAddress.host);
-    const l = await oneShotLocal(ctx, bindHost, s.clientAddress.host, req.idleTimeoutMs, (sock) => {
+    const l = await oneShotLocal(ctx, this.seq, bindHost, s.clientAddress.host, req.idleTimeoutMs, (sock) => {
       ctx.link
         .openDirect(sock.remoteAddress ?? '', sock.remotePort ?? 0, req.server.host, req.server.port)
         .then(
@@ -217,6 +212,7 @@ export class LocalFtpBroker implements DataChannelBroker {
     // server's host must not receive an upload or feed a download.
     const r = await oneShotRemote(
       ctx,
+      this.seq,
       bind,
       literalIp(s.serverAddress.host),
       req.idleTimeoutMs,
@@ -266,6 +262,7 @@ export class LocalFtpBroker implements DataChannelBroker {
  * direct-tcpip channels to the FTP client's listener.
  */
 export class RemoteFtpBroker implements DataChannelBroker {
+  private readonly seq = new LeaseSequence();
   constructor(
     private readonly ctx: ForwardContext,
     /** Local address of our control connection to the FTP server: the FTP server sees us there. */
@@ -280,6 +277,7 @@ export class RemoteFtpBroker implements DataChannelBroker {
     const bind = ctx.ftp.remoteDataBind ?? bindableRemote(s.controlLocalAddress.host);
     const r = await oneShotRemote(
       ctx,
+      this.seq,
       bind,
       s.clientAddress.host,
       req.idleTimeoutMs,
@@ -322,26 +320,33 @@ export class RemoteFtpBroker implements DataChannelBroker {
   async openActive(req: ActiveRequest, s: SessionContext): Promise<DataChannelLease> {
     const { ctx } = this;
     const bindHost = bindable(this.localControlAddress);
-    const l = await oneShotLocal(ctx, bindHost, this.serverPeerAddress, req.idleTimeoutMs, (sock) => {
-      ctx.link
-        .openDirect(sock.remoteAddress ?? '', sock.remotePort ?? 0, req.client.host, req.client.port)
-        .then(
-          (ch) =>
-            void pipeData(
-              ctx,
-              this.stats,
-              s.sessionId,
-              ch,
-              sock,
-              `${req.command} -> ${req.client.host}:${req.client.port}`,
-            ),
-          (err: unknown) => {
-            ctx.metrics.forwardFailures.inc({ kind: 'data-channel' });
-            ctx.logger.warn({ session: s.sessionId, err: oneLine(err) }, 'active data channel failed');
-            sock.destroy();
-          },
-        );
-    });
+    const l = await oneShotLocal(
+      ctx,
+      this.seq,
+      bindHost,
+      this.serverPeerAddress,
+      req.idleTimeoutMs,
+      (sock) => {
+        ctx.link
+          .openDirect(sock.remoteAddress ?? '', sock.remotePort ?? 0, req.client.host, req.client.port)
+          .then(
+            (ch) =>
+              void pipeData(
+                ctx,
+                this.stats,
+                s.sessionId,
+                ch,
+                sock,
+                `${req.command} -> ${req.client.host}:${req.client.port}`,
+              ),
+            (err: unknown) => {
+              ctx.metrics.forwardFailures.inc({ kind: 'data-channel' });
+              ctx.logger.warn({ session: s.sessionId, err: oneLine(err) }, 'active data channel failed');
+              sock.destroy();
+            },
+          );
+      },
+    );
     const endpoint: Endpoint = {
       host: ctx.ftp.remoteDataAdvertise ?? advertisable(bindHost, '127.0.0.1'),
       port: l.port,
