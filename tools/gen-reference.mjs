@@ -11,7 +11,7 @@
 //   node tools/gen-reference.mjs           rewrite docs/reference.md (needs `npm run build` first)
 //   node tools/gen-reference.mjs --check   exit 1 if docs/reference.md differs from a fresh generation
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -197,10 +197,11 @@ function schemaRows(schema, prefix = '') {
   const rows = [];
   for (const [key, prop] of Object.entries(schema.properties ?? {})) {
     const name = prefix + key;
-    rows.push([name, typeOf(prop)]);
+    rows.push([name, typeOf(prop), prop.description]);
     if (prop.type === 'object' && prop.properties) rows.push(...schemaRows(prop, `${name}.`));
     if (prop.type === 'object' && prop.additionalProperties?.properties)
       rows.push(...schemaRows(prop.additionalProperties, `${name}.<name>.`));
+    if (prop.type === 'array' && prop.items?.properties) rows.push(...schemaRows(prop.items, `${name}[].`));
   }
   return rows;
 }
@@ -251,17 +252,35 @@ function table(head, rows) {
   ].join('\n');
 }
 
+/** A key's sentence: the table above, else the schema's own `.describe()` text; neither is a problem. */
 function keyTable(schema, meanings, what) {
   const rows = schemaRows(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }));
-  describeAll(
-    what,
-    rows.map(([k]) => k),
-    meanings,
-  );
+  const names = rows.map(([k]) => k);
+  for (const [k, , d] of rows)
+    if (!(k in meanings) && !d) problems.push(`${what} "${k}" is in the code but has no sentence`);
+  for (const n of Object.keys(meanings))
+    if (!names.includes(n)) problems.push(`${what} "${n}" has a sentence but is no longer in the code`);
   return table(
     ['key', 'type', 'meaning'],
-    rows.map(([k, t]) => [`\`${k}\``, t, meanings[k] ?? '']),
+    rows.map(([k, t, d]) => [`\`${k}\``, t, meanings[k] ?? d]),
   );
+}
+
+/** The gateway form of `--config` (several destinations), once the client has it. */
+async function gatewaySection() {
+  const file = join(root, 'packages/client/dist/gateway-config.js');
+  if (!existsSync(file)) return '';
+  const { GatewayConfigSchema } = await import(file);
+  if (!GatewayConfigSchema) return '';
+  return `
+#### Gateway form
+
+A file with a \`destinations:\` key is the gateway form: several SSH destinations, each with its own
+connection settings and forwardings, in one process. Schema: \`GatewayConfigSchema\` in
+\`packages/client/src/gateway-config.ts\`; the sentences are the schema's own descriptions.
+
+${keyTable(GatewayConfigSchema, {}, 'ftpfwd gateway config key')}
+`;
 }
 
 // --- the document ---------------------------------------------------------------------------
@@ -310,7 +329,7 @@ destination. Every key is optional; the command line wins over the file; an unkn
 that names it. Schema: \`ConfigFileSchema\` in \`packages/client/src/config-file.ts\`.
 
 ${keyTable(ConfigFileSchema, CLIENT_KEYS, 'ftpfwd config key')}
-
+${await gatewaySection()}
 ### ftpfwd exit codes
 
 | code | when |

@@ -21,6 +21,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import YAML from 'yaml';
 import {
+  clientPlanner,
   FTPFWD,
   FTPFWD_SSHD,
   keypair,
@@ -32,7 +33,7 @@ import {
 } from './harness.mjs';
 import { programOf, shBlocks, simpleCommands } from './shell-blocks.mjs';
 
-const { planFromArgs } = await import(join(root, 'packages/client/dist/cli.js'));
+const planFromArgs = await clientPlanner();
 const { parseForwardSpec, formatForwardSpec } = await import(join(root, 'packages/client/dist/index.js'));
 
 const DOC_FILES = [

@@ -8,9 +8,19 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFi
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { FTPFWD, FTPFWD_SSHD, keypair, listeningPort, root, startUntil, tempDir } from './harness.mjs';
+import {
+  clientPlanner,
+  clientPlanner,
+  FTPFWD,
+  FTPFWD_SSHD,
+  keypair,
+  listeningPort,
+  root,
+  startUntil,
+  tempDir,
+} from './harness.mjs';
 
-const { planFromArgs } = await import(join(root, 'packages/client/dist/cli.js'));
+const planFromArgs = await clientPlanner();
 const UNITS = ['ftpfwd', 'ftpfwd-sshd'];
 
 function unit(name) {

@@ -1,7 +1,7 @@
 // What the docs tests share: the real programs, run as child processes with bounded waits, and a
 // loopback ftpfwd-sshd for ftpfwd commands to connect to.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,16 @@ import { fileURLToPath } from 'node:url';
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const FTPFWD = join(root, 'packages/client/bin/ftpfwd.js');
 export const FTPFWD_SSHD = join(root, 'packages/sshd/bin/ftpfwd-sshd.js');
+
+/**
+ * ftpfwd's own command-line resolver (what `ftpfwd` runs before connecting; like `ssh -G` without
+ * the printing): dist/plan.js where the client has it, dist/cli.js before that.
+ */
+export async function clientPlanner() {
+  const plan = join(root, 'packages/client/dist/plan.js');
+  const mod = await import(existsSync(plan) ? plan : join(root, 'packages/client/dist/cli.js'));
+  return mod.planFromArgs;
+}
 
 /** A temp dir removed by the returned cleanup (also registered for process exit). */
 export function tempDir(prefix) {
