@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   clientPlanner,
-  clientPlanner,
   FTPFWD,
   FTPFWD_SSHD,
   keypair,
