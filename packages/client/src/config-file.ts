@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { FtpfwdError } from './errors.js';
+import { readConfigSource, validateConfig } from './config-source.js';
 
 /**
- * `--config FILE`: the command line as YAML, for services. Every key is optional; the command line
+ * `--config FILE`, single-destination form: the command line as YAML (or JSON), for services. The
+ * several-destination form is gateway-config.ts; a file with `destinations:` is read as that. Every key is optional; the command line
  * wins over the file. Unknown keys are errors that name them.
  *
  *   destination: tester@bastion        # or host/user/port
@@ -17,10 +16,12 @@ import { FtpfwdError } from './errors.js';
  *   dataPorts: 40000-40099
  *   metrics: 127.0.0.1:9464
  */
-const scalar = z
+export const scalar = z
   .union([z.string(), z.number(), z.boolean()])
   .transform((v) => (typeof v === 'boolean' ? (v ? 'yes' : 'no') : String(v)));
-const stringList = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v]));
+export const stringList = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (Array.isArray(v) ? v : [v]));
 
 export const ConfigFileSchema = z
   .object({
@@ -47,34 +48,7 @@ export const ConfigFileSchema = z
 
 export type ConfigFile = z.output<typeof ConfigFileSchema>;
 
+/** Reads the single-destination form (the command line as YAML/JSON). */
 export function readConfigFile(path: string): ConfigFile {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new FtpfwdError(
-      'config',
-      `cannot read --config ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-    );
-  }
-  let data: unknown;
-  try {
-    data = parseYaml(text) ?? {};
-  } catch (err) {
-    throw new FtpfwdError(
-      'config',
-      `--config ${path}: not valid YAML: ${(err as Error).message.split('\n')[0]}`,
-    );
-  }
-  const r = ConfigFileSchema.safeParse(data);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    const where = issue?.path.join('.') || '(top level)';
-    const what =
-      issue?.code === 'unrecognized_keys'
-        ? `unknown key(s) ${issue.keys.join(', ')}`
-        : (issue?.message ?? 'invalid');
-    throw new FtpfwdError('config', `--config ${path}: ${where}: ${what}`);
-  }
-  return r.data;
+  return validateConfig(readConfigSource(path), ConfigFileSchema);
 }

@@ -195,11 +195,16 @@ export class LocalFtpForward implements ActiveForward {
       );
   }
 
+  async stopListening(): Promise<void> {
+    // Sessions keep their 421-on-link-loss handler (onDown) while they finish.
+    this.server?.close();
+  }
+
   async close(): Promise<void> {
     this.ctx.link.off('down', this.onDown);
     this.sessions.closeAll();
     for (const s of this.pending) s.destroy();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await new Promise<void>((r) => (this.server?.listening ? this.server.close(() => r()) : r()));
   }
 }
 

@@ -1,3 +1,4 @@
+export { type ConfigFile, ConfigFileSchema } from './config-file.js';
 export type { ForwardContext, FtpDataOptions } from './context.js';
 export { type Destination, parseDestination } from './destination.js';
 export { FtpfwdError, type FtpfwdErrorCode } from './errors.js';
@@ -9,6 +10,15 @@ export {
   parseForwardSpec,
 } from './forward-spec.js';
 export { LocalFtpBroker, RemoteFtpBroker } from './ftp-brokers.js';
+export { Gateway } from './gateway.js';
+export {
+  DestinationSchema,
+  ForwardingSchema,
+  type GatewayConfig,
+  GatewayConfigSchema,
+  type LoadedConfig,
+  loadConfig,
+} from './gateway-config.js';
 export {
   checkHostKey,
   fingerprint,
@@ -18,7 +28,8 @@ export {
 } from './known-hosts.js';
 export { backoffDelay, SshLink } from './link.js';
 export { createLogger, type Logger } from './logger.js';
-export { Metrics } from './metrics.js';
+export { exposition, Metrics, serveRegistries } from './metrics.js';
+export { type CliPlan, type GatewayPlan, gatewayPlanFromArgs, planFromArgs } from './plan.js';
 export type { Prompter } from './prompt.js';
 export type { ActiveForward } from './tcp-forward.js';
 export { connect, Tunnel, type TunnelOptions } from './tunnel.js';

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { Counter, Gauge, Registry } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 
 /** Prometheus metrics of one tunnel. Own registry: several tunnels in one process do not collide. */
 export class Metrics {
@@ -52,32 +52,55 @@ export class Metrics {
   });
 
   /** Serves `GET /metrics` on host:port; resolves the bound address. */
-  async serve(host: string, port: number): Promise<{ server: Server; port: number }> {
-    const server = createServer((req, res) => {
-      if (req.method === 'GET' && (req.url === '/metrics' || req.url === '/')) {
-        this.registry.metrics().then(
-          (body) => {
-            res.writeHead(200, { 'content-type': this.registry.contentType });
-            res.end(body);
-          },
-          () => {
-            res.writeHead(500);
-            res.end();
-          },
-        );
-      } else {
-        res.writeHead(404);
-        res.end();
-      }
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const addr = server.address();
-    return { server, port: typeof addr === 'object' && addr ? addr.port : port };
+  serve(host: string, port: number): Promise<{ server: Server; port: number }> {
+    return serveRegistries(host, port, () => [this.registry]);
   }
+}
+
+/**
+ * The exposition text of several registries as one: a gateway's destinations each keep their own
+ * Metrics (labelled destination="name" by default labels), and one endpoint serves them all. Metric
+ * families with the same name are merged (prom-client's aggregator sums equal label sets; distinct
+ * destination labels never are equal), so each name appears once, as Prometheus requires.
+ */
+export async function exposition(registries: Registry[]): Promise<string> {
+  const [only, ...more] = registries;
+  if (!only) return '';
+  if (more.length === 0) return only.metrics();
+  const all = await Promise.all(registries.map((r) => r.getMetricsAsJSON()));
+  return AggregatorRegistry.aggregate(all).metrics();
+}
+
+/** Serves `GET /metrics` for the registries `current()` returns at each request. */
+export async function serveRegistries(
+  host: string,
+  port: number,
+  current: () => Registry[],
+): Promise<{ server: Server; port: number }> {
+  const server = createServer((req, res) => {
+    if (req.method === 'GET' && (req.url === '/metrics' || req.url === '/')) {
+      exposition(current()).then(
+        (body) => {
+          res.writeHead(200, { 'content-type': Registry.PROMETHEUS_CONTENT_TYPE });
+          res.end(body);
+        },
+        () => {
+          res.writeHead(500);
+          res.end();
+        },
+      );
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  return { server, port: typeof addr === 'object' && addr ? addr.port : port };
 }

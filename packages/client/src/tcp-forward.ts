@@ -13,6 +13,11 @@ export interface ActiveForward {
   readonly listen: { host: string; port: number };
   /** `tcp 127.0.0.1:8080 -> web:80`, for the startup line. */
   describe(): string;
+  /**
+   * Stops accepting (a reload removed it); connections and FTP sessions already open run on to
+   * their natural end, on the same SSH connection. close() still ends them.
+   */
+  stopListening(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -78,9 +83,14 @@ export class LocalTcpForward implements ActiveForward {
       );
   }
 
+  async stopListening(): Promise<void> {
+    // close() without waiting for its callback: that fires only when the last connection ends.
+    this.server?.close();
+  }
+
   async close(): Promise<void> {
     for (const s of this.conns) s.destroy();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await new Promise<void>((r) => (this.server?.listening ? this.server.close(() => r()) : r()));
   }
 }
 
@@ -166,9 +176,13 @@ export class RemoteTcpForward implements ActiveForward {
     });
   }
 
-  async close(): Promise<void> {
+  async stopListening(): Promise<void> {
     this.ctx.link.off('up', this.onUp);
     this.ctx.link.unlistenRemote(remoteBindAddress(this.spec), this.boundPort);
+  }
+
+  async close(): Promise<void> {
+    await this.stopListening();
     for (const s of this.conns) s.destroy();
   }
 }

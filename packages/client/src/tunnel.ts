@@ -56,6 +56,8 @@ export interface TunnelOptions {
  */
 export class Tunnel extends EventEmitter {
   readonly forwards: ActiveForward[] = [];
+  /** Forwardings a reload removed: not listening, their sessions finishing; closed with the tunnel. */
+  private readonly retired = new Set<ActiveForward>();
   readonly metrics: Metrics;
   private readonly ctx: ForwardContext;
   private closed = false;
@@ -98,18 +100,23 @@ export class Tunnel extends EventEmitter {
   async forward(
     direction: ForwardDirection | '-L' | '-R',
     spec: string | ForwardSpec,
+    options: { ftp?: Partial<FtpDataOptions> } = {},
   ): Promise<ActiveForward> {
     if (this.closed) throw new FtpfwdError('closed', 'the tunnel is closed');
     const dir = direction.replace('-', '') as ForwardDirection;
     const parsed = typeof spec === 'string' ? parseForwardSpec(dir, spec) : spec;
+    // Per-forwarding FTP options (gateway config) on top of the tunnel's; same link, same metrics.
+    const ctx: ForwardContext = options.ftp
+      ? { ...this.ctx, ftp: { ...this.ctx.ftp, ...options.ftp } }
+      : this.ctx;
     const f =
       parsed.direction === 'L'
         ? parsed.protocol === 'ftp'
-          ? new LocalFtpForward(parsed, this.ctx)
-          : new LocalTcpForward(parsed, this.ctx)
+          ? new LocalFtpForward(parsed, ctx)
+          : new LocalTcpForward(parsed, ctx)
         : parsed.protocol === 'ftp'
-          ? new RemoteFtpForward(parsed, this.ctx)
-          : new RemoteTcpForward(parsed, this.ctx);
+          ? new RemoteFtpForward(parsed, ctx)
+          : new RemoteTcpForward(parsed, ctx);
     try {
       await f.start();
     } catch (err) {
@@ -121,11 +128,23 @@ export class Tunnel extends EventEmitter {
     return f;
   }
 
+  /**
+   * Removes a forwarding without dropping its sessions: it stops listening at once, and what it
+   * carries runs on over this connection until it ends (or until the tunnel closes).
+   */
+  async retire(f: ActiveForward): Promise<void> {
+    const i = this.forwards.indexOf(f);
+    if (i < 0) return;
+    this.forwards.splice(i, 1);
+    this.retired.add(f);
+    await f.stopListening();
+  }
+
   /** Stops every forwarding (FTP clients get 421) and ends the SSH connection. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.allSettled(this.forwards.map((f) => f.close()));
+    await Promise.allSettled([...this.forwards, ...this.retired].map((f) => f.close()));
     this.link.close();
     this.ctx.metrics.linkUp.set(0);
   }

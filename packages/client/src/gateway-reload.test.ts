@@ -1,0 +1,214 @@
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FtpControl } from './test-support/ftp-control.js';
+import {
+  Cleanup,
+  cleanEnv,
+  type FtpfwdSshd,
+  freePort,
+  run,
+  sha256,
+  startFtpfwd,
+  startFtpfwdSshd,
+  startFtpSrv,
+  tempDir,
+  waitPort,
+} from './test-support/procs.js';
+
+/**
+ * `ftpfwd --config FILE` in the gateway form, run as the built CLI against ftpfwd-sshd and ftp-srv,
+ * reloaded with SIGHUP while a download crosses the reload.
+ */
+let c: Cleanup;
+let home: string;
+beforeEach(() => {
+  c = new Cleanup();
+  home = tempDir(c);
+  mkdirSync(join(home, '.ssh'), { mode: 0o700 });
+});
+afterEach(async () => {
+  await c.run();
+});
+
+/** One destination entry for ftpfwd-sshd on loopback; `extra` lines are indented under it. */
+function destination(name: string, s: FtpfwdSshd, extra: string[]): string {
+  return [
+    `  ${name}:`,
+    '    destination: tester@127.0.0.1',
+    `    port: ${s.port}`,
+    `    identityFile: ${s.userKey}`,
+    `    knownHosts: ${s.knownHosts}`,
+    '    strictHostKeyChecking: "yes"',
+    '    batchMode: true',
+    '    sshConfig: none',
+    ...extra.map((l) => `    ${l}`),
+  ].join('\n');
+}
+
+/** Resolves the first bytes a server sends on host:port (an FTP greeting through the tunnel). */
+function banner(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = netConnect({ port, host: '127.0.0.1' });
+    s.setTimeout(10_000, () => {
+      s.destroy();
+      reject(new Error(`no banner on ${port}`));
+    });
+    s.once('data', (d) => {
+      s.destroy();
+      resolve(d.toString());
+    });
+    s.once('error', reject);
+  });
+}
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = netConnect({ port, host: '127.0.0.1' });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED'));
+  });
+}
+
+/** RETR over EPSV from 127.0.0.2 whose data socket reads only when told to. */
+async function heldDownload(port: number, name: string) {
+  const ctl = await FtpControl.connect(port, '127.0.0.1', '127.0.0.2');
+  await ctl.login();
+  await ctl.cmd('TYPE I');
+  const epsv = await ctl.cmd('EPSV');
+  const dport = Number(/\(\|\|\|(\d+)\|\)/.exec(epsv)?.[1]);
+  const data = netConnect({ port: dport, host: '127.0.0.1', localAddress: '127.0.0.2' });
+  await once(data, 'connect');
+  const chunks: Buffer[] = [];
+  let received = 0;
+  let limit = 0;
+  data.on('data', (d: Buffer) => {
+    chunks.push(d);
+    received += d.length;
+    if (received >= limit) data.pause();
+  });
+  const ended = once(data, 'end');
+  const started = await ctl.cmd(`RETR ${name}`);
+  if (!/^1[25]0/.test(started)) throw new Error(`RETR: ${started}`);
+  return {
+    received: () => received,
+    /** Reads until at least `n` bytes arrived, then stops reading. */
+    async until(n: number) {
+      limit = n;
+      data.resume();
+      for (let i = 0; i < 600 && received < n; i++) await new Promise((r) => setTimeout(r, 50));
+      if (received < n) throw new Error(`only ${received} bytes arrived`);
+    },
+    async finish() {
+      limit = Number.POSITIVE_INFINITY;
+      data.resume();
+      await ended;
+      const reply = await ctl.reply(30_000);
+      ctl.close();
+      return { reply, data: Buffer.concat(chunks) };
+    },
+  };
+}
+
+describe('gateway config: SIGHUP reload', () => {
+  it('keeps a session that stays configured transferring, closes removed forwardings, opens added ones, survives a broken file', async () => {
+    const root = tempDir(c);
+    const file = randomBytes(24 * 1024 * 1024 + 7);
+    writeFileSync(join(root, 'file.bin'), file);
+    const ftp = await startFtpSrv(c, root);
+    const sshd = await startFtpfwdSshd(c);
+    const [A, B, C, D, M] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
+    const cfgDir = tempDir(c);
+    const cfg = join(cfgDir, 'gateway.yaml');
+    const v1 = [
+      `metrics: 127.0.0.1:${M}`,
+      'destinations:',
+      destination('one', sshd, [
+        'forwards:',
+        `  - local: ftp/127.0.0.1:${A}:127.0.0.1:${ftp}`,
+        '    pasvTarget: control',
+        `  - local: tcp/127.0.0.1:${B}:127.0.0.1:${ftp}`,
+      ]),
+      destination('two', sshd, [
+        'options: { ServerAliveInterval: 15 }',
+        `local: ["tcp/127.0.0.1:${D}:127.0.0.1:${ftp}"]`,
+      ]),
+      '',
+    ].join('\n');
+    writeFileSync(cfg, v1);
+    const fwd = startFtpfwd(c, ['--config', cfg], cleanEnv(home));
+    for (const p of [A, B, D]) await waitPort(p);
+    expect(await banner(B)).toMatch(/^220[ -]/);
+
+    // Both destinations in one metrics endpoint, told apart by a label; names unchanged.
+    const metrics = await (await fetch(`http://127.0.0.1:${M}/metrics`)).text();
+    expect(metrics).toMatch(/^ftpfwd_link_up\{destination="one"\} 1$/m);
+    expect(metrics).toMatch(/^ftpfwd_link_up\{destination="two"\} 1$/m);
+
+    // A passive download through A, which stays configured, held half-way by not reading (TCP
+    // backpressure reaches ftp-srv through the tunnel), so it certainly spans the reload.
+    const dl = await heldDownload(A, 'file.bin');
+    await dl.until(1024 * 1024);
+
+    // v2: B removed, C added, two's connection settings changed (reconnect), A untouched.
+    const v2 = v1
+      .replace(
+        `  - local: tcp/127.0.0.1:${B}:127.0.0.1:${ftp}`,
+        `  - local: tcp/127.0.0.1:${C}:127.0.0.1:${ftp}`,
+      )
+      .replace('ServerAliveInterval: 15', 'ServerAliveInterval: 30');
+    writeFileSync(cfg, v2);
+    fwd.child.kill('SIGHUP');
+    await fwd.waitFor(/reloaded .*: 2 forwarding\(s\) opened, 2 closed, 1 unchanged/);
+    expect(dl.received()).toBeLessThan(file.length);
+    expect(fwd.output()).toMatch(/destination two: connection settings changed, reconnecting/);
+    expect(await refused(B)).toBe(true);
+    expect(await banner(C)).toMatch(/^220[ -]/);
+    expect(await banner(D)).toMatch(/^220[ -]/);
+
+    const got = await dl.finish();
+    expect(got.reply).toMatch(/^226/);
+    expect(sha256(got.data)).toBe(sha256(file));
+
+    // v3: broken. One line names key and line; everything keeps running as it was.
+    writeFileSync(cfg, v2.replace('    pasvTarget: control', '    pasvTarget: sideways'));
+    const before = fwd.output().length;
+    fwd.child.kill('SIGHUP');
+    await fwd.waitFor(/reload failed, still running the previous configuration: .*/);
+    const line =
+      fwd
+        .output()
+        .slice(before)
+        .split('\n')
+        .find((l) => l.includes('reload failed')) ?? '';
+    expect(line).toMatch(/--config \S+ line 13: destinations\.one\.forwards\.0\.pasvTarget: /);
+    expect(fwd.output().slice(before)).not.toMatch(/removed|reconnecting|reloaded|forwarding\(s\)|via/);
+    expect(await refused(B)).toBe(true);
+    expect(await banner(C)).toMatch(/^220[ -]/);
+    expect(await banner(D)).toMatch(/^220[ -]/);
+    const again = await run('curl', [
+      '-sS',
+      '--max-time',
+      '30',
+      '--interface',
+      '127.0.0.2',
+      `ftp://127.0.0.1:${A}/file.bin`,
+    ]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(sha256(again.stdout)).toBe(sha256(file));
+
+    expect(await fwd.kill('SIGTERM')).toBe(0);
+  });
+});
