@@ -11,6 +11,7 @@ import {
   type FtpfwdSshd,
   freePort,
   run,
+  SSHD_BIN,
   sha256,
   startFtpfwd,
   startFtpfwdSshd,
@@ -209,6 +210,61 @@ describe('gateway config: SIGHUP reload', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(sha256(again.stdout)).toBe(sha256(file));
 
+    expect(await fwd.kill('SIGTERM')).toBe(0);
+  });
+});
+
+describe('gateway config: connection settings per destination', () => {
+  it('one destination authenticates by key, another by password from its own askpass program', async () => {
+    const dir = tempDir(c);
+    const pwFile = join(dir, 'passwords');
+    const set = await run(SSHD_BIN, ['passwd', '--file', pwFile, 'alice'], { input: 'wonderland\n' });
+    expect(set.code, set.stderr).toBe(0);
+    const sshd = await startFtpfwdSshd(c, ['--passwords', pwFile]);
+    const ftp = await startFtpSrv(c, tempDir(c));
+    const askpass = join(dir, 'askpass');
+    writeFileSync(askpass, '#!/bin/sh\necho wonderland\n', { mode: 0o755 });
+    const [K, P] = [await freePort(), await freePort()];
+    const cfg = join(dir, 'gateway.json');
+    const entry = (extra: Record<string, unknown>) => ({
+      host: '127.0.0.1',
+      port: sshd.port,
+      knownHosts: sshd.knownHosts,
+      strictHostKeyChecking: 'yes',
+      sshConfig: 'none',
+      agent: false,
+      ...extra,
+    });
+    writeFileSync(
+      cfg,
+      JSON.stringify(
+        {
+          destinations: {
+            bykey: entry({
+              user: 'tester',
+              identityFile: sshd.userKey,
+              batchMode: true,
+              local: [`tcp/127.0.0.1:${K}:127.0.0.1:${ftp}`],
+            }),
+            bypassword: entry({
+              user: 'alice',
+              askpass,
+              forwards: [{ local: `tcp/127.0.0.1:${P}:127.0.0.1:${ftp}` }],
+            }),
+          },
+        },
+        null,
+        2,
+      ),
+    );
+    // No SSH_ASKPASS in the environment: the program comes from the file, for that destination only.
+    const fwd = startFtpfwd(c, ['--config', cfg], cleanEnv(home));
+    await waitPort(K);
+    await waitPort(P);
+    expect(await banner(K)).toMatch(/^220[ -]/);
+    expect(await banner(P)).toMatch(/^220[ -]/);
+    expect(fwd.output()).toMatch(/via 127\.0\.0\.1:\d+ destination=bykey/);
+    expect(fwd.output()).toMatch(/via 127\.0\.0\.1:\d+ destination=bypassword/);
     expect(await fwd.kill('SIGTERM')).toBe(0);
   });
 });
