@@ -6,7 +6,8 @@
 #      filter and a read-only root: the hardening is applied, and node runs under it;
 #   2. ftpfwd-sshd created its host key in /var/lib/ftpfwd-sshd (XDG_STATE_HOME=/var/lib), ftpfwd
 #      wrote known_hosts in its state directory, connected and set up its forwarding;
-#   3. the health checks say healthy (run in the container's network namespace with nsenter);
+#   3. the health checks say healthy (run in the container's network namespace with nsenter), and a
+#      connection through ftpfwd's forwarding reaches the server;
 #   4. `systemctl reload ftpfwd-sshd` reloads (the `reloaded` event), `systemctl stop` stops both cleanly.
 # The container uses the host's /usr, /lib, /bin, /sbin read-only (the host's systemd and node).
 # Exit 0 when all hold; the container, image and temp dir are removed either way.
@@ -83,6 +84,7 @@ podman run -d -t --name "$name" --systemd=always --privileged "${mounts[@]}" \
   "localhost/ftpfwd-systemd:$tag" /lib/systemd/systemd >/dev/null
 pid=$(podman inspect -f '{{.State.Pid}}' "$name")
 in_ns() { nsenter -t "$pid" -a "$@"; }
+pidns=$(readlink "/proc/$pid/ns/pid")
 wait_for 60 in_ns systemctl is-active --quiet ftpfwd-sshd || fail "ftpfwd-sshd.service not active"
 wait_for 60 sh -c "journalctl -D '$work/journal' -o cat -u ftpfwd 2>/dev/null | grep -q 'tcp 127.0.0.1:2121 -> 127.0.0.1:2222 via'" ||
   fail "ftpfwd.service did not set up its forwarding"
@@ -91,7 +93,12 @@ say "booted systemd $(systemctl --version | head -1 | cut -d' ' -f2); both units
 # 1. The hardening, as the kernel sees the main processes.
 for u in ftpfwd ftpfwd-sshd; do
   main=$(in_ns systemctl show -P MainPID "$u")
-  hostpid=$(grep -l "^NSpid:.*[[:space:]]$main\$" /proc/[0-9]*/status 2>/dev/null | head -1 | cut -d/ -f3)
+  # The host's PID of it: a process in the container's PID namespace whose innermost PID is $main.
+  hostpid=
+  for st in $(grep -l "^NSpid:.*[[:space:]]$main\$" /proc/[0-9]*/status 2>/dev/null); do
+    p=$(echo "$st" | cut -d/ -f3)
+    [ "$(readlink "/proc/$p/ns/pid")" = "$pidns" ] && hostpid=$p && break
+  done
   [ -n "$hostpid" ] || fail "$u: main process $main not found"
   st=/proc/$hostpid/status
   uid=$(awk '/^Uid:/{print $2}' "$st")
@@ -115,6 +122,11 @@ nsenter -t "$pid" -n node "$repo/deploy/container/healthcheck.mjs" ftpfwd-sshd 1
 wait_for 20 nsenter -t "$pid" -n node "$repo/deploy/container/healthcheck.mjs" ftpfwd http://127.0.0.1:9464/metrics ||
   fail "ftpfwd health"
 nsenter -t "$pid" -n node "$repo/deploy/container/healthcheck.mjs" ftpfwd http://127.0.0.1:9464/metrics >&2
+# Bytes through the tunnel: ftpfwd's forwarding 127.0.0.1:2121 leads (over its SSH connection) to the
+# server's own port 2222, so the SSH banner read there crossed both hardened services.
+nsenter -t "$pid" -n node "$repo/deploy/container/healthcheck.mjs" ftpfwd-sshd 127.0.0.1:2121 >&2 ||
+  fail "nothing came through ftpfwd's forwarding"
+say "a connection through ftpfwd's forwarding got the server's banner"
 
 # 4. Reload and stop through systemctl.
 in_ns systemctl reload ftpfwd-sshd || fail "systemctl reload ftpfwd-sshd"
