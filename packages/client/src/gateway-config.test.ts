@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { GatewayConfigSchema, loadConfig } from './gateway-config.js';
 import { gatewayPlanFromArgs, planFromArgs } from './plan.js';
+import { PKG } from './test-support/procs.js';
 
 let dir: string;
 let env: NodeJS.ProcessEnv;
@@ -145,5 +146,27 @@ describe('gateway config file', () => {
       properties: Record<string, unknown>;
     };
     expect(Object.keys(js.properties).sort()).toEqual(['destinations', 'logFormat', 'metrics', 'verbose']);
+  });
+});
+
+describe('the README example', () => {
+  const readme = readFileSync(join(PKG, 'README.md'), 'utf8');
+  const example = /cat > \/etc\/ftpfwd\/gateway\.yaml <<'EOF'\n([\s\S]*?)\nEOF\n/.exec(readme)?.[1] ?? '';
+
+  it('validates: two destinations with tcp and ftp forwardings', () => {
+    const g = gatewayPlanFromArgs(['--config', file('gateway.yaml', example)], env);
+    expect(g.destinations.map((d) => d.name)).toEqual(['bastion', 'partner']);
+    expect(
+      g.destinations.flatMap((d) =>
+        d.forwardings.map((f) => `${d.name} ${f.spec.direction} ${f.spec.protocol}`),
+      ),
+    ).toEqual(['bastion L ftp', 'bastion L tcp', 'partner L ftp', 'partner R tcp']);
+  });
+
+  it('shows the error a reader gets for a reversed port range', () => {
+    const shown = /^ftpfwd: --config \/etc\/ftpfwd\/gateway\.yaml (line .*)$/m.exec(readme)?.[1];
+    const p = file('gateway.yaml', example.replace('dataPorts: 40000-40099', 'dataPorts: 40099-40000'));
+    expect(shown).toBeDefined();
+    expect(() => loadConfig(p)).toThrow(`--config ${p} ${shown}`);
   });
 });
