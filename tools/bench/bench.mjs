@@ -15,7 +15,7 @@ import { cleanup, installCleanupHooks, logTail } from './lib/procs.mjs';
 import { judgeTargets, scenarioTable, targetLines } from './lib/report.mjs';
 import { assertNativeCrypto, ftpfwdBins } from './lib/servers/ftpfwd.mjs';
 import { startStack } from './lib/stack.mjs';
-import { medianResult } from './lib/stats.mjs';
+import { median, medianResult } from './lib/stats.mjs';
 import { chartSvg } from './lib/svg.mjs';
 import { concurrency } from './scenarios/concurrency.mjs';
 import { latency } from './scenarios/latency.mjs';
@@ -24,7 +24,7 @@ import { active, download, upload } from './scenarios/throughput.mjs';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SCENARIOS = { download, upload, active, small: smallFiles, concurrency, latency };
-const SLOW_MS = 10;
+const SLOW_MS = 20;
 const SLOW_CAP = 100;
 const mib = (n) => `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 3 : 0)} MiB`;
 
@@ -36,8 +36,8 @@ function assertAlive(contenders) {
 
 /**
  * One tiny download per contender before measuring, so a broken stack fails here, named; then a
- * few timed set-ups. Contenders that stall ~40 ms per data channel (Nagle + delayed ACK in OpenSSH's
- * forwarding-only connections and in ftp-srv) would need minutes for 1000 files or set-ups, so they
+ * few timed set-ups. Contenders whose median set-up exceeds SLOW_MS (those that stall ~40 ms per data channel (Nagle + delayed ACK in OpenSSH's
+ * forwarding-only connections and in ftp-srv; a busy machine pushes a fast one to ~10 ms) would need minutes for 1000 files or set-ups, so they
  * get SLOW_CAP of them instead: rates and percentiles stay comparable, the bench stays short.
  */
 async function warmUp(contenders, dir, files) {
@@ -49,12 +49,11 @@ async function warmUp(contenders, dir, files) {
     const times = [];
     try {
       await client.login();
-      for (let i = 0; i < 5; i++) times.push((await client.timedRetr(files.lat.name)).ms);
+      for (let i = 0; i < 7; i++) times.push((await client.timedRetr(files.lat.name)).ms);
     } finally {
       await client.quit();
     }
-    // The fastest of 5: a busy machine delays some set-ups, but a ~40 ms stall hits every one.
-    c.probeMs = Math.min(...times);
+    c.probeMs = median(times);
     c.perChannelCap = c.probeMs > SLOW_MS ? SLOW_CAP : Number.POSITIVE_INFINITY;
     console.log(`  warm-up     ${c.id.padEnd(16)} ok, data-channel set-up ~${c.probeMs.toFixed(2)} ms`);
   }

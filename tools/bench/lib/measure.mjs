@@ -1,21 +1,21 @@
-// CPU accounting around one measured run: every contender process tree (from /proc, counting
-// reaped session children) plus the FTP clients the bench ran (its own reaped children).
+// CPU accounting around one measured run: every contender process tree from /proc (reaped session
+// children included) plus the FTP clients the bench ran (its own reaped children).
 import { reapedChildrenCpuSeconds, sleep, treeCpuSeconds } from './procs.mjs';
 
 export function cpuSnapshot(contender) {
   const procs = {};
   for (const { role, proc } of contender.procs) procs[role] = treeCpuSeconds(proc.pid);
-  return { procs, clients: reapedChildrenCpuSeconds() };
+  return { contender, procs, clients: reapedChildrenCpuSeconds() };
 }
 
 /**
  * CPU seconds per role since `before`. vsftpd and sshd sessions end just after the client does;
  * give them a moment to exit and be reaped so their last ticks are counted.
  */
-export async function cpuSince(contender, before, clientRole = 'curl') {
+export async function cpuSince(before, clientRole = 'curl') {
   const clients = reapedChildrenCpuSeconds() - before.clients;
   await sleep(150);
-  const now = cpuSnapshot(contender);
+  const now = cpuSnapshot(before.contender);
   const cpu = { [clientRole]: round(clients) };
   for (const role of Object.keys(before.procs)) cpu[role] = round(now.procs[role] - before.procs[role]);
   return cpu;

@@ -133,26 +133,36 @@ function readStat(pid) {
 
 const CLK_TCK = 100; // Linux USER_HZ on every architecture Node runs on
 
-/** The pid and all its descendants. */
-export function processTree(root) {
-  const parent = new Map();
+/** pid -> ppid and CPU ticks (own + reaped children) of every process, from one pass over /proc. */
+function allProcesses() {
+  const all = new Map();
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     const st = readStat(d);
-    if (st) parent.set(Number(d), st.ppid);
+    if (st) all.set(Number(d), st);
   }
+  return all;
+}
+
+function treeOf(root, all) {
   const tree = [root];
-  for (let i = 0; i < tree.length; i++) for (const [pid, pp] of parent) if (pp === tree[i]) tree.push(pid);
-  return tree.filter((p) => parent.has(p));
+  for (let i = 0; i < tree.length; i++) for (const [pid, st] of all) if (st.ppid === tree[i]) tree.push(pid);
+  return tree.filter((p) => all.has(p));
+}
+
+/** The pid and all its descendants. */
+export function processTree(root) {
+  return treeOf(root, allProcesses());
 }
 
 /**
- * CPU seconds used so far by a process tree, counting reaped children (cutime/cstime), so a session
- * child that exited and was reaped inside the tree keeps counting.
+ * CPU seconds used so far by a process tree, reaped children included (cutime/cstime), so a session
+ * process that exited and was reaped inside the tree keeps counting.
  */
 export function treeCpuSeconds(root) {
+  const all = allProcesses();
   let ticks = 0;
-  for (const pid of processTree(root)) ticks += readStat(pid)?.ticks ?? 0;
+  for (const pid of treeOf(root, all)) ticks += all.get(pid).ticks;
   return ticks / CLK_TCK;
 }
 
@@ -161,13 +171,6 @@ export function reapedChildrenCpuSeconds() {
   const s = readFileSync('/proc/self/stat', 'latin1');
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
   return (Number(f[13]) + Number(f[14])) / CLK_TCK;
-}
-
-/** Resident set of a process tree in bytes (VmRSS summed). */
-export function treeRssBytes(root) {
-  let kb = 0;
-  for (const pid of processTree(root)) kb += statusKb(pid, 'VmRSS');
-  return kb * 1024;
 }
 
 export function statusKb(pid, field) {

@@ -36,7 +36,10 @@ export const concurrency = {
     const sample = () => {
       for (const p of tunnel) peak[p.role] = Math.max(peak[p.role], rssMB(p.proc.pid, 'VmRSS'));
       if (server.role === 'vsftpd')
-        peakSessions = Math.max(peakSessions, (processTree(server.proc.pid).length - 1) / 2);
+        peakSessions = Math.max(
+          peakSessions,
+          (processTree(server.proc.pid).length - server.proc.idleProcesses) / 2,
+        );
     };
     const timer = setInterval(sample, 100);
     const before = cpuSnapshot(c);
@@ -54,7 +57,7 @@ export const concurrency = {
       clearInterval(timer);
     }
     const wallSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    const cpu = await cpuSince(c, before);
+    const cpu = await cpuSince(before);
     if (results.length !== count) throw new Error(`sessions via ${c.id}: ${results.length} of ${count} done`);
     for (let i = 1; i <= count; i++) {
       const sha = await sha256File(join(out, concName(i)));

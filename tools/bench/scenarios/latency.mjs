@@ -16,6 +16,7 @@ export const latency = {
     const client = await FtpClient.connect(c.host, c.port);
     const times = [];
     const before = cpuSnapshot(c);
+    let cpu;
     try {
       await client.login();
       const n = Math.min(opts.latency, c.perChannelCap);
@@ -25,10 +26,10 @@ export const latency = {
         if (sha !== files.lat.sha) throw new Error(`latency via ${c.id}: transfer ${i + 1} sha256 differs`);
         times.push(ms);
       }
+      cpu = await cpuSince(before, 'bench client');
     } finally {
       await client.quit();
     }
-    const cpu = await cpuSince(c, before, 'bench client');
     times.sort((a, b) => a - b);
     return {
       value: round(percentile(times, 50), 3),

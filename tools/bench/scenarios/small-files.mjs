@@ -40,7 +40,7 @@ export const smallFiles = {
     );
     const before = cpuSnapshot(c);
     const r = await run('lftp', ['-f', script], { timeoutMs: 600000 });
-    const cpu = await cpuSince(c, before, 'lftp');
+    const cpu = await cpuSince(before, 'lftp');
     if (r.code !== 0)
       throw new Error(
         `small files via ${c.id}: lftp exit ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 500)}`,

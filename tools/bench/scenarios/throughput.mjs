@@ -18,7 +18,7 @@ async function transfer(c, ctx, mode, run) {
       : ['-o', local, ...(mode === 'active' ? ['--ftp-port', '127.0.0.1'] : []), ftpUrl(c, files.big.name)];
   const before = cpuSnapshot(c);
   const r = await curl(args, { what: `${mode} via ${c.id}` });
-  const cpu = await cpuSince(c, before);
+  const cpu = await cpuSince(before);
   const got = mode === 'upload' ? remote : local;
   const sha = await sha256File(got);
   rmSync(got, { force: true });

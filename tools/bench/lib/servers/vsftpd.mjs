@@ -3,7 +3,7 @@
 // (anonymous logins never reach PAM), seccomp sandbox off (it kills sessions in some sandboxes).
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startProcess, waitPort } from '../procs.mjs';
+import { processTree, startProcess, waitPort } from '../procs.mjs';
 
 const VSFTPD = '/usr/sbin/vsftpd';
 const EMPTY = '/var/run/vsftpd/empty';
@@ -57,6 +57,8 @@ export async function startVsftpd({ dir, port, pasvMin, pasvMax, name = 'vsftpd'
   );
   const proc = startProcess(name, VSFTPD, [conf], { logFile: join(dir, 'logs', `${name}.log`) });
   await waitPort(port, '127.0.0.1', proc);
+  // Processes before any session; each session adds two (privileged and unprivileged halves).
+  proc.idleProcesses = processTree(proc.pid).length;
   return proc;
 }
 
