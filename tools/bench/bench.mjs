@@ -11,7 +11,7 @@ import { curl, ftpUrl } from './lib/curl.mjs';
 import { makeFtpRoot, makeWorkDir, removeWorkDir, sha256File } from './lib/fixtures.mjs';
 import { FtpClient } from './lib/ftp-client.mjs';
 import { machineFacts } from './lib/machine.mjs';
-import { cleanup, installCleanupHooks, logTail } from './lib/procs.mjs';
+import { cleanup, installCleanupHooks, logTail, onCleanup } from './lib/procs.mjs';
 import { judgeTargets, scenarioTable, targetLines } from './lib/report.mjs';
 import { assertNativeCrypto, ftpfwdBins } from './lib/servers/ftpfwd.mjs';
 import { startStack } from './lib/stack.mjs';
@@ -77,6 +77,16 @@ async function main() {
   );
   const dir = makeWorkDir();
   let ok = false;
+  // Runs on success, failure and Ctrl-C alike, once every process is gone.
+  onCleanup(() => {
+    if (opts.keep) console.error(`bench: work dir kept: ${dir} (logs in logs/)`);
+    else if (!ok) {
+      // Keep what explains the failure (logs, configs), not the gigabytes of test files.
+      removeWorkDir(join(dir, 'root'));
+      removeWorkDir(join(dir, 'out'));
+      console.error(`bench: logs and configs kept in ${dir}`);
+    } else removeWorkDir(dir);
+  });
   try {
     console.log(`preparing files in ${dir} (${mib(opts.size)} big file)`);
     const files = makeFtpRoot(dir, {
@@ -162,13 +172,6 @@ async function main() {
     ok = true;
   } finally {
     await cleanup();
-    if (opts.keep) console.error(`bench: work dir kept: ${dir} (logs in logs/)`);
-    else if (!ok) {
-      // Keep what explains the failure (logs, configs), not the gigabytes of test files.
-      removeWorkDir(join(dir, 'root'));
-      removeWorkDir(join(dir, 'out'));
-      console.error(`bench: logs and configs kept in ${dir}`);
-    } else removeWorkDir(dir);
   }
 }
 

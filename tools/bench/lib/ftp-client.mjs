@@ -8,6 +8,7 @@ export class FtpClient {
   #waiters = [];
   #replies = [];
   #multi = null;
+  #closed = false;
 
   static async connect(host, port) {
     const c = new FtpClient();
@@ -23,6 +24,7 @@ export class FtpClient {
       this.#socket.once('error', reject);
       this.#socket.on('data', (b) => this.#onData(b));
       this.#socket.on('close', () => {
+        this.#closed = true;
         for (const w of this.#waiters.splice(0)) w.reject(new Error('control connection closed'));
       });
     });
@@ -48,9 +50,27 @@ export class FtpClient {
     else this.#replies.push(reply);
   }
 
+  /** The next reply; rejects when the connection is gone or nothing comes within 30 s. */
   reply() {
     if (this.#replies.length) return Promise.resolve(this.#replies.shift());
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    if (this.#closed) return Promise.reject(new Error('control connection closed'));
+    return new Promise((resolve, reject) => {
+      const w = {
+        resolve: (r) => {
+          clearTimeout(w.timer);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(w.timer);
+          reject(e);
+        },
+      };
+      w.timer = setTimeout(() => {
+        this.#waiters.splice(this.#waiters.indexOf(w), 1);
+        reject(new Error('no reply within 30 s'));
+      }, 30000);
+      this.#waiters.push(w);
+    });
   }
 
   async expect(codes, what) {

@@ -6,6 +6,8 @@ import { openSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 
 const started = new Set();
+/** Short-lived commands (curl, lftp) still running: killed too if the bench stops early. */
+const running = new Set();
 
 /** Starts a long-lived helper process; its output goes to logFile. */
 export function startProcess(name, cmd, args, { logFile, env, cwd } = {}) {
@@ -38,8 +40,15 @@ function signalGroups(signal) {
   }
 }
 
+const finalizers = [];
+/** Runs fn (synchronously) after the processes are gone, however the bench ends. */
+export function onCleanup(fn) {
+  finalizers.push(fn);
+}
+
 /** Ends every started process group: SIGTERM, then SIGKILL after a grace period. */
 export async function cleanup(graceMs = 2000) {
+  for (const child of running) child.kill('SIGKILL');
   signalGroups('SIGTERM');
   const until = Date.now() + graceMs;
   while (Date.now() < until && [...started].some((p) => !p.exited)) await sleep(50);
@@ -51,6 +60,13 @@ export async function cleanup(graceMs = 2000) {
     } catch {}
   }
   started.clear();
+  for (const fn of finalizers.splice(0)) {
+    try {
+      fn();
+    } catch (err) {
+      console.error(`bench: cleanup: ${err.message}`);
+    }
+  }
 }
 
 let hooked = false;
@@ -58,7 +74,10 @@ let hooked = false;
 export function installCleanupHooks() {
   if (hooked) return;
   hooked = true;
-  process.on('exit', () => signalGroups('SIGKILL'));
+  process.on('exit', () => {
+    for (const child of running) child.kill('SIGKILL');
+    signalGroups('SIGKILL');
+  });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.on(sig, () => {
       console.error(`bench: ${sig}, stopping everything`);
@@ -187,6 +206,7 @@ export function run(cmd, args, { input, env, cwd, timeoutMs = 600000 } = {}) {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: env ?? process.env, cwd });
+    running.add(child);
     const out = [];
     const err = [];
     child.stdout.on('data', (b) => out.push(b));
@@ -194,10 +214,12 @@ export function run(cmd, args, { input, env, cwd, timeoutMs = 600000 } = {}) {
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', (e) => {
       clearTimeout(timer);
+      running.delete(child);
       reject(e);
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      running.delete(child);
       resolve({
         code,
         signal,
