@@ -21,7 +21,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import YAML from 'yaml';
 import {
-  clientPlanner,
+  clientGatewayPlanner,
   FTPFWD,
   FTPFWD_SSHD,
   keypair,
@@ -31,9 +31,9 @@ import {
   startUntil,
   tempDir,
 } from './harness.mjs';
-import { programOf, shBlocks, simpleCommands } from './shell-blocks.mjs';
+import { programOf, shBlocks, simpleCommands, yamlBlocks } from './shell-blocks.mjs';
 
-const planFromArgs = await clientPlanner();
+const planFromArgs = await clientGatewayPlanner();
 const { parseForwardSpec, formatForwardSpec } = await import(join(root, 'packages/client/dist/index.js'));
 
 const DOC_FILES = [
@@ -113,6 +113,8 @@ function sandbox() {
   const env = { ...process.env, HOME: home, USER: 'docs', XDG_STATE_HOME: join(dir, 'state') };
   const map = (a) => {
     if (files.has(a)) return files.get(a);
+    // Per-instance configs (docs/scaling.md: /etc/ftpfwd/$(POD_NAME).yaml) stand for the example.
+    if (/^\/etc\/ftpfwd\/[\w.-]+\.ya?ml$/.test(a)) return files.get('/etc/ftpfwd/ftpfwd.yaml');
     if (a.startsWith('~/')) return join(home, a.slice(2));
     return a;
   };
@@ -123,6 +125,36 @@ function sandbox() {
     return to;
   };
   return { dir, home, cwd, env, map, place };
+}
+
+/** A gateway-form config with every destination at the loopback server and every port 0. */
+function liveGatewayConfig(cfg, sb) {
+  const zero = (dir, spec) => specText({ ...parseForwardSpec(dir, spec), bindPort: 0 });
+  for (const d of Object.values(cfg.destinations)) {
+    for (const k of ['destination', 'host', 'user', 'port', 'askpass', 'agent', 'identityFile', 'knownHosts'])
+      delete d[k];
+    Object.assign(d, {
+      host: '127.0.0.1',
+      port: server.port,
+      user: 'docs',
+      agent: false,
+      identityFile: server.userKey,
+      knownHosts: server.knownHosts,
+      strictHostKeyChecking: 'yes',
+      batchMode: true,
+      sshConfig: 'none',
+    });
+    if (d.local) d.local = d.local.map((f) => zero('L', f));
+    if (d.remote) d.remote = d.remote.map((f) => zero('R', f));
+    for (const f of d.forwards ?? []) {
+      if (f.local) f.local = zero('L', f.local);
+      if (f.remote) f.remote = zero('R', f.remote);
+    }
+  }
+  if (cfg.metrics) cfg.metrics = '127.0.0.1:0';
+  const live = join(sb.dir, 'live-gateway.yaml');
+  writeFileSync(live, YAML.stringify(cfg));
+  return live;
 }
 
 /** formatForwardSpec gives `-L ftp/…` (for logs); the argument is what follows `-L `. */
@@ -146,6 +178,12 @@ function liveFtpfwdArgs(args, sb) {
     } else if (a === '--config') {
       const file = sb.map(next());
       const cfg = YAML.parse(readFileSync(file, 'utf8'));
+      if (cfg.destinations) {
+        // Gateway form: per-destination flags would be ambiguous, so the file itself points every
+        // destination at the loopback server.
+        out.push('--config', liveGatewayConfig(cfg, sb));
+        continue;
+      }
       const zero = (dir, list) =>
         [list].flat().map((s) => specText({ ...parseForwardSpec(dir, s), bindPort: 0 }));
       if (cfg.local) cfg.local = zero('L', cfg.local);
@@ -159,6 +197,11 @@ function liveFtpfwdArgs(args, sb) {
       out.push(a.startsWith('-') ? a : sb.map(a));
     }
   }
+  if (
+    out.includes('--config') &&
+    YAML.parse(readFileSync(out[out.indexOf('--config') + 1], 'utf8')).destinations
+  )
+    return [...out, '--log-format', 'json'];
   // Given first, these win: OpenSSH (and ftpfwd) keep the first value of each option.
   return [
     '-o',
@@ -250,8 +293,16 @@ function portFree(port) {
 
 /** Runs a block with bash in its own process group; kills the group afterwards whatever happened. */
 async function runWhole(text) {
-  for (const port of [2100, 2121, 2222])
-    assert.ok(await portFree(port), `port ${port} is in use: the try-it block needs it (stop the demo?)`);
+  // The block uses fixed ports, as a reader would; another test on this machine may hold one for a
+  // moment, so wait for them (bounded) before calling them taken.
+  for (const port of [2100, 2121, 2222]) {
+    let free = false;
+    for (let i = 0; i < 60 && !free; i++) {
+      free = await portFree(port);
+      if (!free) await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.ok(free, `port ${port} is in use: the try-it block needs it (stop the demo?)`);
+  }
   const child = spawn('bash', ['-c', text], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -268,6 +319,47 @@ async function runWhole(text) {
     process.kill(-child.pid, 'SIGKILL');
   } catch {}
   return { code, stdout, stderr };
+}
+
+/** Values for the `$(VAR)` that Kubernetes expands in args (docs/scaling.md), from the downward API. */
+const K8S_VARS = { HOST_IP: '198.51.100.11', POD_NAME: 'ftpfwd-0' };
+
+/** Every `args:` list of strings in a parsed YAML document. */
+function argLists(node, out = []) {
+  if (Array.isArray(node)) for (const n of node) argLists(n, out);
+  else if (node && typeof node === 'object')
+    for (const [k, v] of Object.entries(node)) {
+      if (k === 'args' && Array.isArray(v) && v.every((x) => typeof x === 'string')) out.push(v);
+      else argLists(v, out);
+    }
+  return out;
+}
+
+// Kubernetes snippets: valid YAML, and the container args are ftpfwd command lines that run.
+for (const file of DOC_FILES) {
+  const blocks = yamlBlocks(join(root, file));
+  if (!blocks.length) continue;
+  describe(`${file} (yaml)`, () => {
+    for (const block of blocks) {
+      const sb = sandbox();
+      it(`block at line ${block.line} is YAML`, () => {
+        YAML.parse(block.text);
+      });
+      if (file === 'packages/sshd/README.md')
+        it(`block at line ${block.line} is a valid ftpfwd-sshd config`, async () => {
+          const { parseConfig } = await import(join(root, 'packages/sshd/dist/index.js'));
+          parseConfig(YAML.parse(block.text), `${file} line ${block.line}`);
+        });
+      for (const args of argLists(YAML.parse(block.text)))
+        it(`block at line ${block.line}: ftpfwd ${args.join(' ')}`, () =>
+          checkFtpfwd(
+            args.map((a) =>
+              a.replace(/\$\((\w+)\)/g, (_, v) => K8S_VARS[v] ?? assert.fail(`no value for $(${v})`)),
+            ),
+            sb,
+          ));
+    }
+  });
 }
 
 for (const file of DOC_FILES) {

@@ -20,6 +20,23 @@ export async function clientPlanner() {
   return mod.planFromArgs;
 }
 
+/**
+ * Resolves any ftpfwd command line to `{ form, forwards }`: the gateway form (`--config` with
+ * `destinations:`) where the client has it (gatewayPlanFromArgs), else the single-destination one.
+ */
+export async function clientGatewayPlanner() {
+  const plan = join(root, 'packages/client/dist/plan.js');
+  const mod = existsSync(plan) ? await import(plan) : undefined;
+  const single = await clientPlanner();
+  return (argv, env) => {
+    if (mod?.gatewayPlanFromArgs) {
+      const g = mod.gatewayPlanFromArgs(argv, env);
+      return { form: g.form, forwards: g.destinations.flatMap((d) => d.forwards) };
+    }
+    return { form: 'single', forwards: single(argv, env).forwards };
+  };
+}
+
 /** A temp dir removed by the returned cleanup (also registered for process exit). */
 export function tempDir(prefix) {
   const dir = mkdtempSync(join(tmpdir(), `ftpfwd-docs-${prefix}-`));

@@ -5,15 +5,24 @@ import { readFileSync } from 'node:fs';
 
 /** @returns {{ file: string, line: number, text: string }[]} */
 export function shBlocks(file, text = readFileSync(file, 'utf8')) {
+  return fencedBlocks(text, /^(\s*)```(sh|bash|shell|console)\s*$/).map((b) => ({ file, ...b }));
+}
+
+/** ```yaml blocks. */
+export function yamlBlocks(file, text = readFileSync(file, 'utf8')) {
+  return fencedBlocks(text, /^(\s*)```(yaml|yml)\s*$/).map((b) => ({ file, ...b }));
+}
+
+function fencedBlocks(text, opening) {
   const blocks = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const open = /^(\s*)```(sh|bash|shell|console)\s*$/.exec(lines[i]);
+    const open = opening.exec(lines[i]);
     if (!open) continue;
     const body = [];
     let j = i + 1;
     while (j < lines.length && !/^\s*```\s*$/.test(lines[j])) body.push(lines[j++].slice(open[1].length));
-    blocks.push({ file, line: i + 1, text: body.join('\n') });
+    blocks.push({ line: i + 1, text: body.join('\n') });
     i = j;
   }
   return blocks;
