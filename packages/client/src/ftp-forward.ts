@@ -93,6 +93,10 @@ class SessionSet {
     });
   }
 
+  get size(): number {
+    return this.handles.size;
+  }
+
   /** The SSH link dropped: every session's server side is gone; tell the FTP clients. */
   linkLost(): void {
     for (const h of this.handles) h.closeWithReply(421, LINK_LOST);
@@ -195,6 +199,10 @@ export class LocalFtpForward implements ActiveForward {
       );
   }
 
+  openConnections(): number {
+    return this.sessions.size + this.pending.size;
+  }
+
   async stopListening(): Promise<void> {
     // Sessions keep their 421-on-link-loss handler (onDown) while they finish.
     this.server?.close();
@@ -271,6 +279,10 @@ export class RemoteFtpForward extends RemoteTcpForward {
       });
       this.sessions.add(handle, context, broker.stats);
     });
+  }
+
+  override openConnections(): number {
+    return this.sessions.size + super.openConnections();
   }
 
   override async close(): Promise<void> {

@@ -18,6 +18,8 @@ export interface ActiveForward {
    * their natural end, on the same SSH connection. close() still ends them.
    */
   stopListening(): Promise<void>;
+  /** Connections or FTP sessions it carries now (a retired forwarding is dropped at 0). */
+  openConnections(): number;
   close(): Promise<void>;
 }
 
@@ -81,6 +83,10 @@ export class LocalTcpForward implements ActiveForward {
           sock.destroy();
         },
       );
+  }
+
+  openConnections(): number {
+    return this.conns.size;
   }
 
   async stopListening(): Promise<void> {
@@ -174,6 +180,10 @@ export class RemoteTcpForward implements ActiveForward {
       metrics.bytes.inc({ protocol: 'tcp', direction: 'to_client' }, st.bytesBtoA);
       logger.debug({ peer: hostPort(details.srcIP, details.srcPort) }, 'remote tcp connection closed');
     });
+  }
+
+  openConnections(): number {
+    return this.conns.size;
   }
 
   async stopListening(): Promise<void> {

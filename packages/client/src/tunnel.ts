@@ -133,6 +133,12 @@ export class Tunnel extends EventEmitter {
    * carries runs on over this connection until it ends (or until the tunnel closes).
    */
   async retire(f: ActiveForward): Promise<void> {
+    // Earlier retirees whose last session ended are done: keep the set from growing reload by reload.
+    for (const r of this.retired)
+      if (r.openConnections() === 0) {
+        this.retired.delete(r);
+        void r.close();
+      }
     const i = this.forwards.indexOf(f);
     if (i < 0) return;
     this.forwards.splice(i, 1);
