@@ -3,8 +3,8 @@
 // Exit 0 = healthy, 1 = not; one line on stdout says why (container engines keep it in the health log).
 //
 //   healthcheck.mjs ftpfwd [URL]            default http://127.0.0.1:9464/metrics
-//     healthy when ftpfwd's metrics endpoint (--metrics ADDR:PORT) reports `ftpfwd_link_up 1`,
-//     i.e. the SSH connection is up now (during a reconnect it is 0).
+//     healthy when ftpfwd's metrics endpoint (--metrics ADDR:PORT) reports `ftpfwd_link_up 1` for
+//     every SSH destination, i.e. its SSH connections are up now (during a reconnect it is 0).
 //   healthcheck.mjs ftpfwd-sshd [HOST:PORT] default 127.0.0.1:2222
 //     healthy when a TCP connection gets the server's `SSH-2.0-` identification line.
 import { request } from 'node:http';
@@ -26,9 +26,12 @@ function checkFtpfwd(url) {
     });
     res.on('end', () => {
       if (res.statusCode !== 200) return finish(false, `${url} answered HTTP ${res.statusCode}`);
-      const m = /^ftpfwd_link_up(?:\{[^}]*\})? (\S+)$/m.exec(body);
-      if (!m) return finish(false, `${url} has no ftpfwd_link_up metric`);
-      finish(Number(m[1]) === 1, `ftpfwd_link_up ${m[1]}`);
+      // One series per SSH destination (labelled in the gateway form): healthy when every one is up.
+      const series = [...body.matchAll(/^ftpfwd_link_up(\{[^}]*\})? (\S+)$/gm)];
+      if (!series.length) return finish(false, `${url} has no ftpfwd_link_up metric`);
+      const down = series.filter((m) => Number(m[2]) !== 1);
+      const text = (list) => list.map((m) => `ftpfwd_link_up${m[1] ?? ''} ${m[2]}`).join(', ');
+      finish(down.length === 0, text(down.length ? down : series));
     });
   });
   req.on('timeout', () => req.destroy(new Error(`no answer within ${TIMEOUT_MS} ms`)));

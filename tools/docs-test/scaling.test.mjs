@@ -134,7 +134,8 @@ frontend ftp_control
 backend ftpfwd_all
   balance roundrobin
   option httpchk GET /metrics
-  http-check expect rstring \\nftpfwd_link_up\\ 1\\n
+  http-check expect rstring \\nftpfwd_link_up(\\{[^}]*\\})?\\ 1\\n
+  http-check expect ! rstring \\nftpfwd_link_up(\\{[^}]*\\})?\\ 0\\n
   default-server inter 500ms fall 2 rise 1
   server a ${inst.a.addr}:${inst.a.port} check port ${inst.a.metrics}
   server b ${inst.b.addr}:${inst.b.port} check port ${inst.b.metrics}
