@@ -201,6 +201,32 @@ describe('ftpfwd-sshd server', () => {
     expect(srv.err()).toContain('"event":"stopped"');
   });
 
+  it('SIGTERM sent the moment the listening line appears drains and exits 0 (repeated)', async () => {
+    const hostKey = sshKeygen(dir, 'host');
+    // Before the fix the handlers were installed only after start(), so this race ended the
+    // process by the signal itself now and then; a bounded number of rounds, no timing assertions.
+    for (let round = 0; round < 8; round++) {
+      const port = await freePort();
+      const srv = cli(['--listen', `127.0.0.1:${port}`, '--host-key', hostKey]);
+      let sent = false;
+      srv.child.stderr!.on('data', () => {
+        // The cli() helper's listener ran first (registered earlier), so err() has this chunk.
+        if (!sent && srv.err().includes('listening on')) {
+          sent = true;
+          srv.child.kill('SIGTERM');
+        }
+      });
+      const code = await srv.exited;
+      expect({ round, sent, code, signal: srv.child.signalCode }).toEqual({
+        round,
+        sent: true,
+        code: 0,
+        signal: null,
+      });
+      expect(srv.err()).toContain('"event":"stopped"');
+    }
+  });
+
   it('bad flags and bad config keys end with one clear line', async () => {
     const badSpec = cli(['--permit-open', 'nohost', '--listen', '127.0.0.1:0']);
     expect(await badSpec.exited).toBe(1);

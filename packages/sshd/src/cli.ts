@@ -23,7 +23,10 @@ async function runServer(flags: CliFlags): Promise<void> {
   const level = verbose >= 2 ? 'trace' : verbose === 1 ? 'debug' : (cfg.logLevel ?? 'info');
   const log = makeLogger(level);
   const server = createSshServer(buildServerOptions(flags, cfg, log));
-  await server.start();
+  // The handlers go in before start(): until a SIGTERM/SIGINT handler exists the default action
+  // kills the process, so a signal sent as soon as the "listening" line appears (or during
+  // start-up) would skip the drain and end with a signal instead of exit 0. A signal during
+  // start-up stops whatever listeners are up and exits 0 like any other shutdown.
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -55,6 +58,13 @@ async function runServer(flags: CliFlags): Promise<void> {
       );
     }
   });
+  try {
+    await server.start();
+  } catch (err) {
+    // A start-up failure after a signal asked us to stop is part of stopping: stop() exits.
+    if (stopping) return;
+    throw err;
+  }
 }
 
 function keygen(opts: { type: KeyKind; out: string }): void {

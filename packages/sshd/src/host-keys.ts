@@ -66,10 +66,13 @@ function defaultComment(): string {
   return `${user}@${hostname()}`;
 }
 
-export function generateKeyPair(
-  kind: KeyKind,
-  comment = defaultComment(),
-): { private: string; public: string } {
+/** How many fresh keys `generateKeyPair` tries before it gives up with an error. */
+export const KEYGEN_ATTEMPTS = 10;
+
+export type KeyPairText = { private: string; public: string };
+export type KeyPairGenerator = (kind: KeyKind, comment: string) => KeyPairText;
+
+function generateRaw(kind: KeyKind, comment: string): KeyPairText {
   switch (kind) {
     case 'ed25519':
       return ssh2.utils.generateKeyPairSync('ed25519', { comment });
@@ -81,7 +84,54 @@ export function generateKeyPair(
 }
 
 /**
+ * Why a generated pair is unusable, or undefined when it is fine: the private key must parse as a
+ * private key of the asked type, and the .pub text must parse to the same public key.
+ */
+function pairProblem(kind: KeyKind, pair: KeyPairText): string | undefined {
+  let priv: HostKey;
+  try {
+    priv = parseHostKey(Buffer.from(pair.private), 'generated');
+  } catch (err) {
+    return `private key: ${(err as Error).message}`;
+  }
+  const pub = ssh2.utils.parseKey(pair.public);
+  if (pub instanceof Error) return `public key: ${pub.message}`;
+  const pubKey = Array.isArray(pub) ? pub[0] : pub;
+  if (!pubKey?.getPublicSSH().equals(priv.parsed.getPublicSSH())) {
+    return 'public key: does not match the private key';
+  }
+  const expectedType = { ed25519: 'ssh-ed25519', ecdsa: 'ecdsa-sha2-nistp256', rsa: 'ssh-rsa' }[kind];
+  if (priv.type !== expectedType) return `private key: expected type ${expectedType}, got ${priv.type}`;
+  return undefined;
+}
+
+/**
+ * A new key pair that parses back. About 0.6% of the ed25519 pairs ssh2's generateKeyPairSync
+ * returns are malformed (neither ssh2 nor OpenSSH can read them); writing one would leave a key
+ * file that breaks `keygen` or every later start. So each pair is parsed before it is returned and
+ * a bad one is replaced by a fresh one, at most KEYGEN_ATTEMPTS times in all.
+ */
+export function generateKeyPair(
+  kind: KeyKind,
+  comment = defaultComment(),
+  generate: KeyPairGenerator = generateRaw,
+): KeyPairText {
+  let last = '';
+  for (let attempt = 1; attempt <= KEYGEN_ATTEMPTS; attempt++) {
+    const pair = generate(kind, comment);
+    const problem = pairProblem(kind, pair);
+    if (problem === undefined) return pair;
+    last = problem;
+  }
+  throw new SshdError(
+    'host-key',
+    `keygen: expected a ${kind} key pair that parses back, got ${KEYGEN_ATTEMPTS} unusable ones in a row (last: ${last}); nothing was written`,
+  );
+}
+
+/**
  * Write a new key pair: FILE (mode 0600) and FILE.pub. Refuses to overwrite FILE. Returns the key.
+ * The pair is generated and parsed back before anything is written.
  */
 export function writeNewKey(path: string, kind: KeyKind): HostKey {
   const pair = generateKeyPair(kind);
@@ -117,9 +167,11 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
 export function loadOrCreateStateKey(stateDir: string): { key: HostKey; created: boolean } {
   const path = join(stateDir, 'host_ed25519_key');
   if (existsSync(path)) return { key: loadHostKey(path), created: false };
+  // Generated (and parsed back) before anything touches the disk: a key that cannot be read must
+  // never land here, or every later start would fail on it.
+  const pair = generateKeyPair('ed25519', `ftpfwd-sshd@${hostname()}`);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   // Write to a temporary name and rename, so two servers starting at once never see half a key.
-  const pair = generateKeyPair('ed25519', `ftpfwd-sshd@${hostname()}`);
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, pair.private, { mode: 0o600 });
   writeFileSync(`${path}.pub`, `${pair.public.trim()}\n`, { mode: 0o644 });

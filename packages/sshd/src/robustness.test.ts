@@ -4,12 +4,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
+import pino from 'pino';
 import type { ClientChannel } from 'ssh2';
 import ssh2 from 'ssh2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OPEN_FAILURE } from './connection.js';
 import { fingerprintOf, loadHostKey } from './host-keys.js';
+import { createSshServer } from './server.js';
 import {
+  freePort,
   pubLine,
   Scope,
   sha256,
@@ -287,5 +290,32 @@ describe('GatewayPorts', () => {
     expect(await knock('127.0.0.3')).toBe(true);
     await waitFor(() => arrivals.length >= 3, 5_000, 'forwarded connections');
     expect(arrivals).toEqual(['127.0.0.2', '127.0.0.3', '127.0.0.3']);
+  });
+});
+
+describe('stop during start-up', () => {
+  it('stop() called while start() binds leaves no listener behind and both settle', async () => {
+    const hostKeyPath = sshKeygen(dir, 'host-early');
+    const ports = [await freePort(), await freePort()];
+    const srv = createSshServer({
+      listen: ports.map((port) => ({ host: '127.0.0.1', port })),
+      hostKeys: [loadHostKey(hostKeyPath)],
+      authorizedKeys: [],
+      logger: pino({ level: 'silent' }),
+    });
+    const started = srv.start();
+    const stopped = srv.stop(500);
+    await Promise.all([started, stopped]);
+    for (const port of ports) {
+      const refused = await new Promise<boolean>((resolve) => {
+        const s = netConnect({ host: '127.0.0.1', port });
+        s.once('connect', () => {
+          s.destroy();
+          resolve(false);
+        });
+        s.once('error', () => resolve(true));
+      });
+      expect({ port, refused }).toEqual({ port, refused: true });
+    }
   });
 });

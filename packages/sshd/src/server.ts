@@ -199,6 +199,12 @@ class SshServerImpl extends EventEmitter implements SshServer {
           );
           srv.listen({ host: addr.host, port: addr.port }, () => resolve());
         });
+        if (this.stopping) {
+          // stop() was called while this listener was being set up (a signal during start-up):
+          // it only closes the listeners it saw, so this one and any later ones close here.
+          srv.close();
+          break;
+        }
         srv.removeAllListeners('error');
         srv.on('error', (err) => this.log.error({ err: err.message }, 'listener error'));
         this.netServers.push(srv);
@@ -209,6 +215,7 @@ class SshServerImpl extends EventEmitter implements SshServer {
       for (const s of this.netServers.splice(0)) s.close();
       throw err;
     }
+    if (this.stopping) return bound;
     this.addresses = bound;
     for (const k of this.opts.hostKeys) {
       this.log.info(
