@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseOptions, USAGE } from './lib/args.mjs';
-import { curl, ftpUrl } from './lib/curl.mjs';
+import { curl, ftpUrl, setCurlMaxSeconds } from './lib/curl.mjs';
 import { makeFtpRoot, makeWorkDir, removeWorkDir, sha256File } from './lib/fixtures.mjs';
 import { FtpClient } from './lib/ftp-client.mjs';
 import { machineFacts } from './lib/machine.mjs';
@@ -63,6 +63,7 @@ async function main() {
   const opts = parseOptions(process.argv.slice(2));
   if (opts.help) return console.log(USAGE);
   installCleanupHooks();
+  if (opts.smoke) setCurlMaxSeconds(60);
   // ssh2 without its binding is ~20x slower: refuse to produce misleading figures.
   const cipher = assertNativeCrypto(REPO);
   if (opts.profile) mkdirSync(resolve(opts.profile), { recursive: true });

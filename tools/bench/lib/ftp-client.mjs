@@ -118,6 +118,12 @@ export class FtpClient {
       });
       data.once('error', reject);
       data.once('end', resolve);
+      // A data connection that never ends must fail the run, not hang it.
+      const timer = setTimeout(() => {
+        data.destroy();
+        reject(new Error(`RETR ${path}: data connection still open after 30 s`));
+      }, 30000);
+      data.once('close', () => clearTimeout(timer));
     });
     await new Promise((resolve, reject) => {
       data.once('connect', resolve);

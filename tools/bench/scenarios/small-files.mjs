@@ -15,7 +15,7 @@ export const smallFiles = {
   better: 'higher',
   reference: 'vsftpd',
   applies: (c) => c.perChannel !== false,
-  async measure(c, { dir, files }, runNo) {
+  async measure(c, { dir, files, opts }, runNo) {
     const count = Math.min(files.small.count, c.perChannelCap);
     const tag = `small-${c.id.replace(/\W+/g, '_')}-${runNo}`;
     const out = join(dir, 'out', tag);
@@ -39,7 +39,7 @@ export const smallFiles = {
       ].join('\n'),
     );
     const before = cpuSnapshot(c);
-    const r = await run('lftp', ['-f', script], { timeoutMs: 600000 });
+    const r = await run('lftp', ['-f', script], { timeoutMs: opts.smoke ? 60000 : 600000 });
     const cpu = await cpuSince(before, 'lftp');
     if (r.code !== 0)
       throw new Error(
