@@ -8,7 +8,9 @@
 #      wrote known_hosts in its state directory, connected and set up its forwarding;
 #   3. the health checks say healthy (run in the container's network namespace with nsenter), and a
 #      connection through ftpfwd's forwarding reaches the server;
-#   4. `systemctl reload ftpfwd-sshd` reloads (the `reloaded` event), `systemctl stop` stops both cleanly.
+#   4. `systemctl reload ftpfwd-sshd` reloads (the `reloaded` event), `systemctl reload ftpfwd` reloads
+#      (its summary line: the one forwarding unchanged) and both stay active; `systemctl stop` stops
+#      both cleanly.
 # The container uses the host's /usr, /lib, /bin, /sbin read-only (the host's systemd and node).
 # Exit 0 when all hold; the container, image and temp dir are removed either way.
 set -euo pipefail
@@ -134,6 +136,14 @@ wait_for 10 sh -c "journalctl -D '$work/journal' -o cat -u ftpfwd-sshd 2>/dev/nu
   fail "no reloaded event after systemctl reload"
 in_ns systemctl is-active --quiet ftpfwd-sshd || fail "ftpfwd-sshd not active after reload"
 say "systemctl reload ftpfwd-sshd: reloaded, still active"
+in_ns systemctl reload ftpfwd || fail "systemctl reload ftpfwd"
+wait_for 10 sh -c "journalctl -D '$work/journal' -o cat -u ftpfwd 2>/dev/null | grep -qF 'reloaded /etc/ftpfwd/ftpfwd.yaml: 0 forwarding(s) opened, 0 closed, 1 unchanged'" ||
+  fail "no reload summary from ftpfwd after systemctl reload"
+in_ns systemctl is-active --quiet ftpfwd || fail "ftpfwd not active after reload"
+# Still forwarding after the reload: the unchanged forwarding kept its listener.
+nsenter -t "$pid" -n node "$repo/deploy/container/healthcheck.mjs" ftpfwd-sshd 127.0.0.1:2121 >&2 ||
+  fail "nothing came through ftpfwd's forwarding after the reload"
+say "systemctl reload ftpfwd: reloaded (1 forwarding unchanged), still active and forwarding"
 in_ns systemctl stop ftpfwd ftpfwd-sshd || fail "systemctl stop"
 for u in ftpfwd ftpfwd-sshd; do
   [ "$(in_ns systemctl show -P Result "$u")" = success ] || fail "$u did not stop cleanly"

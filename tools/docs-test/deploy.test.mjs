@@ -1,26 +1,121 @@
 // deploy/: the systemd units pass systemd-analyze (verify, and a security exposure of at most 2.0),
-// their ExecStart command lines work with the example configs, ftpfwd-sshd reloads on the unit's
-// ExecReload signal and keeps its automatic host key where the unit's XDG_STATE_HOME says, and the
-// container build is proven with podman (deploy/container/prove-local.sh).
+// their ExecStart command lines work with the example configs, both programs reload on the units'
+// ExecReload signal (ftpfwd with the example configs, pointed at a loopback ftpfwd-sshd), ftpfwd-sshd
+// keeps its automatic host key where the unit's XDG_STATE_HOME says, and the container build is
+// proven with podman (deploy/container/prove-local.sh).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import YAML from 'yaml';
 import {
   clientPlanner,
   FTPFWD,
   FTPFWD_SSHD,
   keypair,
   listeningPort,
+  loopbackServer,
   root,
   startUntil,
   tempDir,
 } from './harness.mjs';
 
 const planFromArgs = await clientPlanner();
+const client = await import(join(root, 'packages/client/dist/index.js'));
 const UNITS = ['ftpfwd', 'ftpfwd-sshd'];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A copy of an example ftpfwd config (either form) that runs here: every destination at the
+ * loopback server with its key and known_hosts, every listener on 127.0.0.1 port 0, metrics on
+ * port 0. Everything else (FTP options, SSH options, log format) stays as the example has it.
+ */
+function liveConfig(example, server, dir) {
+  const cfg = YAML.parse(readFileSync(example, 'utf8'));
+  const zero = (dir, text) => {
+    const spec = client.parseForwardSpec(dir, text);
+    const bindAddress = dir === 'L' ? '127.0.0.1' : spec.bindAddress;
+    return client.formatForwardSpec({ ...spec, bindAddress, bindPort: 0 }).replace(/^-[LR] /, '');
+  };
+  const point = (d, single) => {
+    for (const k of ['destination', 'host', 'user', 'port', 'askpass', 'agent', 'identityFile', 'knownHosts'])
+      delete d[k];
+    Object.assign(
+      d,
+      single
+        ? { destination: `docs@127.0.0.1`, port: server.port, identityFile: server.userKey }
+        : {
+            host: '127.0.0.1',
+            port: server.port,
+            user: 'docs',
+            agent: false,
+            identityFile: server.userKey,
+            knownHosts: server.knownHosts,
+          },
+    );
+    if (single) d.options = { ...d.options, UserKnownHostsFile: server.knownHosts };
+    if (d.local) d.local = [d.local].flat().map((f) => zero('L', f));
+    if (d.remote) d.remote = [d.remote].flat().map((f) => zero('R', f));
+    for (const f of d.forwards ?? []) {
+      if (f.local) f.local = zero('L', f.local);
+      if (f.remote) f.remote = zero('R', f.remote);
+    }
+  };
+  if (cfg.destinations) for (const d of Object.values(cfg.destinations)) point(d, false);
+  else point(cfg, true);
+  if (cfg.metrics) cfg.metrics = '127.0.0.1:0';
+  const live = join(dir, 'ftpfwd.yaml');
+  writeFileSync(live, YAML.stringify(cfg));
+  return live;
+}
+
+/** Whether process `pid` has a handler for SIGHUP (Linux: bit 0 of SigCgt in /proc/PID/status). */
+function catchesHup(pid) {
+  const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m !== null && (BigInt(`0x${m[1]}`) & 1n) === 1n;
+}
+
+/**
+ * Runs ftpfwd as the unit's ExecStart does, with `example` (made live) as /etc/ftpfwd/ftpfwd.yaml;
+ * once every forwarding is up, sends the unit's reload signal and expects the summary that nothing
+ * changed, then a clean exit 0 on SIGTERM.
+ */
+async function reloadsUnchanged(example, forwardings) {
+  const [exec] = directive(unit('ftpfwd'), 'ExecStart');
+  const [, ...args] = exec.split(/\s+/);
+  const dir = tempDir('reload-ftpfwd');
+  const server = await loopbackServer();
+  try {
+    const live = liveConfig(example, server, dir);
+    const argv = args.map((a) => (a === '/etc/ftpfwd/ftpfwd.yaml' ? live : a));
+    assert.ok(argv.includes(live), `ExecStart does not read /etc/ftpfwd/ftpfwd.yaml: ${exec}`);
+    const run = await startUntil(process.execPath, [FTPFWD, ...argv], {
+      env: { ...process.env, HOME: dir, USER: 'ftpfwd' },
+      ready: (out) => (out.match(/"msg":"(?:ftp|tcp)[^"]* via [^"]*"/g) ?? []).length >= forwardings,
+    });
+    try {
+      // ftpfwd installs its SIGHUP handler only once every destination has started, a moment after
+      // the forwarding lines; a SIGHUP before that ends it by the default action. So wait until the
+      // process catches SIGHUP (Linux: bit 0 of SigCgt), bounded.
+      for (let i = 0; i < 200 && !catchesHup(run.child.pid); i++) await sleep(25);
+      assert.ok(catchesHup(run.child.pid), `ftpfwd never installed its SIGHUP handler:\n${run.output}`);
+      run.child.kill('SIGHUP');
+      const summary = `reloaded ${live}: 0 forwarding(s) opened, 0 closed, ${forwardings} unchanged`;
+      for (let i = 0; i < 200 && !run.output.includes(summary); i++) await sleep(50);
+      assert.ok(run.output.includes(summary), `expected "${summary}" in:\n${run.output}`);
+      // Still running after the reload (SIGHUP's default action would have ended it).
+      await sleep(200);
+      assert.equal(run.child.exitCode, null, run.output);
+      assert.equal(run.child.signalCode, null, run.output);
+    } finally {
+      assert.equal(await run.stop(), 0, run.output);
+    }
+  } finally {
+    await server.stop();
+  }
+}
 
 function unit(name) {
   return readFileSync(join(root, 'deploy/systemd', `${name}.service`), 'utf8');
@@ -90,6 +185,15 @@ describe('systemd units', () => {
     assert.deepEqual(plan.metrics, { host: '127.0.0.1', port: 9464 });
   });
 
+  it('ftpfwd.service: ExecReload sends SIGHUP, and ftpfwd reloads deploy/ftpfwd.yaml on it and keeps running', async () => {
+    assert.deepEqual(directive(unit('ftpfwd'), 'ExecReload'), ['/bin/kill -HUP $MAINPID']);
+    await reloadsUnchanged(join(root, 'deploy/ftpfwd.yaml'), 1);
+  });
+
+  it('ftpfwd.service with the gateway-form example (deploy/ftpfwd-gateway.yaml): every forwarding up, SIGHUP reloads', async () => {
+    await reloadsUnchanged(join(root, 'deploy/ftpfwd-gateway.yaml'), 2);
+  });
+
   it('ftpfwd-sshd.service: ExecStart runs with the example config, the host key lands in $XDG_STATE_HOME/ftpfwd-sshd, SIGHUP reloads', async () => {
     const text = unit('ftpfwd-sshd');
     const [exec] = directive(text, 'ExecStart');
@@ -157,6 +261,16 @@ describe('example configs', () => {
   it('deploy/ftpfwd.yaml names only keys the schema knows (parsed above through ExecStart)', async () => {
     const { readConfigFile } = await import(join(root, 'packages/client/dist/config-file.js'));
     assert.equal(readConfigFile(join(root, 'deploy/ftpfwd.yaml')).dataPorts, '40000-40099');
+  });
+  it('deploy/ftpfwd-gateway.yaml is the gateway form, validated by the client’s loadConfig and GatewayConfigSchema', () => {
+    const file = join(root, 'deploy/ftpfwd-gateway.yaml');
+    const loaded = client.loadConfig(file);
+    assert.equal(loaded.form, 'gateway');
+    assert.deepEqual(Object.keys(loaded.file.destinations), ['bastion', 'partner']);
+    const parsed = client.GatewayConfigSchema.safeParse(YAML.parse(readFileSync(file, 'utf8')));
+    assert.ok(parsed.success, JSON.stringify(parsed.error?.issues));
+    const ranges = Object.values(parsed.data.destinations).flatMap((d) => d.forwards.map((f) => f.dataPorts));
+    assert.deepEqual(ranges, ['40000-40099', '40100-40199']);
   });
   it('deploy/ftpfwd-sshd.yaml validates against the server’s schema', async () => {
     const { loadConfigFile } = await import(join(root, 'packages/sshd/dist/index.js'));
