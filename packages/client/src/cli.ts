@@ -83,12 +83,19 @@ export async function main(argv: string[], hooks: RunHooks = {}): Promise<number
   const onSignal = () => void shutdown(0);
   // SIGHUP reloads --config. Reloads run one after the other; a signal during one queues another.
   const configPath = configArg(argv);
-  let reloads = Promise.resolve();
+  // Reloads wait for start-up: the handler is installed before start (a `systemctl reload` right
+  // after `start` must not end ftpfwd by SIGHUP's default action), and a reload compares against
+  // what actually started.
+  let startupSettled: () => void = () => {};
+  let reloads = new Promise<void>((resolve) => {
+    startupSettled = resolve;
+  });
+  let running = false;
   const onHup = () => {
     reloads = reloads.then(() => reload());
   };
   const reload = async () => {
-    if (stopping) return;
+    if (stopping || !running) return;
     let next: GatewayPlan;
     try {
       next = gatewayPlanFromArgs(argv);
@@ -114,6 +121,8 @@ export async function main(argv: string[], hooks: RunHooks = {}): Promise<number
   if (signals) {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
+    // Without --config there is nothing to re-read: SIGHUP keeps its default (end), as with ssh.
+    if (configPath !== undefined) process.on('SIGHUP', onHup);
   }
   const removeSignals = () => {
     process.off('SIGINT', onSignal);
@@ -131,14 +140,19 @@ export async function main(argv: string[], hooks: RunHooks = {}): Promise<number
     }
     // A signal while connecting ends ftpfwd at once, as ssh does; late connections are closed.
     const started = gateway.start(plan).then(() => true);
+    started.then(
+      () => {
+        running = true;
+        startupSettled();
+      },
+      () => startupSettled(),
+    );
     const first = await Promise.race([started, finished.then(() => false)]);
     if (!first) {
       started.catch(() => {});
       return exitCode;
     }
     if (stopping) return await finished;
-    // Without --config there is nothing to re-read: SIGHUP keeps its default (end), as with ssh.
-    if (signals && configPath !== undefined) process.on('SIGHUP', onHup);
     if (signals) {
       // Last line of defence for a gateway serving many users: a bug hit by one session's input
       // is logged (with its stack, for a report) instead of ending every other session.

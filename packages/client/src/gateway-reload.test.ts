@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer, connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FtpControl } from './test-support/ftp-control.js';
@@ -213,6 +213,67 @@ describe('gateway config: SIGHUP reload', () => {
     expect(await fwd.kill('SIGTERM')).toBe(0);
   });
 });
+
+describe('gateway config: SIGHUP during start-up', () => {
+  it('is held until start-up finished instead of ending ftpfwd (systemctl start && systemctl reload)', async () => {
+    const ftp = await startFtpSrv(c, tempDir(c));
+    const sshd = await startFtpfwdSshd(c);
+    // A relay that holds each connection 1.5 s before passing it to the sshd makes start-up slow
+    // on purpose, so the SIGHUP certainly lands while ftpfwd is still connecting.
+    const relay = createServer((inbound) => {
+      inbound.pause();
+      setTimeout(() => {
+        const outbound = netConnect({ port: sshd.port, host: '127.0.0.1' });
+        inbound.pipe(outbound).pipe(inbound);
+        inbound.resume();
+        outbound.on('error', () => inbound.destroy());
+        inbound.on('error', () => outbound.destroy());
+      }, 1500);
+    });
+    relay.listen(0, '127.0.0.1');
+    await once(relay, 'listening');
+    c.add(() => relay.close());
+    const relayPort = (relay.address() as AddressInfo).port;
+    const knownHosts = join(tempDir(c), 'known_hosts');
+    writeFileSync(
+      knownHosts,
+      readFileSync(sshd.knownHosts, 'utf8').replace(`]:${sshd.port} `, `]:${relayPort} `),
+    );
+    const A = await freePort();
+    const cfg = join(tempDir(c), 'gateway.yaml');
+    writeFileSync(
+      cfg,
+      [
+        'destinations:',
+        destination('one', { ...sshd, port: relayPort, knownHosts }, [
+          `local: ["ftp/127.0.0.1:${A}:127.0.0.1:${ftp}"]`,
+        ]),
+        '',
+      ].join('\n'),
+    );
+    const fwd = startFtpfwd(c, ['--config', cfg], cleanEnv(home));
+    // SIGHUP as soon as the process catches it (bit 1 of SigCgt), while the relay still holds.
+    for (let i = 0; i < 100 && !catchesSighup(fwd.child.pid!); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(catchesSighup(fwd.child.pid!)).toBe(true);
+    expect(fwd.output()).not.toMatch(/ via /);
+    fwd.child.kill('SIGHUP');
+    await fwd.waitFor(/reloaded .*: 0 forwarding\(s\) opened, 0 closed, 1 unchanged/);
+    expect(fwd.child.exitCode).toBeNull();
+    expect(await banner(A)).toMatch(/^220[ -]/);
+    expect(await fwd.kill('SIGTERM')).toBe(0);
+  });
+});
+
+/** Whether a process has a handler for SIGHUP (its bit in /proc/PID/status SigCgt). */
+function catchesSighup(pid: number): boolean {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^SigCgt:\s*([0-9a-f]+)$/m);
+    return line ? (BigInt(`0x${line[1]}`) & 1n) === 1n : false;
+  } catch {
+    return false;
+  }
+}
 
 describe('gateway config: connection settings per destination', () => {
   it('one destination authenticates by key, another by password from its own askpass program', async () => {
