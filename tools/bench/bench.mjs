@@ -70,7 +70,7 @@ async function main() {
   const bins = ftpfwdBins(REPO, opts.profile && resolve(opts.profile));
   if (opts.contenders.some((id) => id.startsWith('ftpfwd')) && bins.missing.length)
     throw new Error(
-      `no ${bins.missing.join(', ')} in node_modules/.bin: build first (npx nx run-many -t build) or pick --contenders`,
+      `not found: ${bins.missing.join(', ')}: build first (npx nx run-many -t build) or pick --contenders`,
     );
   const machine = { ...(await machineFacts()), cipher };
   console.log(

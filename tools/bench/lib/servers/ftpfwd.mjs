@@ -13,9 +13,10 @@ import { CIPHER, sshUser } from './openssh.mjs';
 export function ftpfwdBins(repoRoot, profileDir) {
   const override = { ftpfwd: process.env.BENCH_FTPFWD, 'ftpfwd-sshd': process.env.BENCH_FTPFWD_SSHD };
   const bin = (name) => override[name] || join(repoRoot, 'node_modules', '.bin', name);
+  // Run through node, so readable is enough (an experiment's copy need not be executable).
   const missing = ['ftpfwd', 'ftpfwd-sshd'].filter((n) => {
     try {
-      accessSync(bin(n), constants.X_OK);
+      accessSync(bin(n), constants.R_OK);
       return false;
     } catch {
       return true;
@@ -25,7 +26,7 @@ export function ftpfwdBins(repoRoot, profileDir) {
   // BENCH_NODE_ARGS: extra node flags for both CLIs, e.g. `--require ./experiment.cjs`.
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const nodeArgs = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...extra];
-  return { client: bin('ftpfwd'), sshd: bin('ftpfwd-sshd'), missing, nodeArgs };
+  return { client: bin('ftpfwd'), sshd: bin('ftpfwd-sshd'), missing: missing.map(bin), nodeArgs };
 }
 
 /**
