@@ -5,6 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Channel } from 'ssh2';
+import { CHANNEL_BUFFER_LIMIT, feed, type SocketCongestion } from './backpressure.js';
 
 export interface BridgeStats {
   /** Bytes the SSH client sent into the channel (towards the TCP peer). */
@@ -19,6 +20,8 @@ export interface BridgeOptions {
   onClose?: (stats: BridgeStats) => void;
   /** After the channel closes, how long the socket may take to flush before it is destroyed. */
   lingerMs?: number;
+  /** The SSH connection's socket: the TCP peer stops being read while it is congested. */
+  congestion?: SocketCongestion;
 }
 
 export interface Bridge {
@@ -52,7 +55,10 @@ export function bridge(channel: Channel, socket: Socket, opts: BridgeOptions = {
   // The other way round, pipe() would end() the channel, and ssh2's server channels answer end()
   // with EOF *and* CLOSE: whatever the client still had to send (an echo, an upload's reply) would
   // be cut. So a TCP half-close becomes an SSH EOF only, sent once everything before it is out.
-  socket.pipe(channel, { end: false });
+  // Not pipe(): ssh2 writes each packet to the SSH socket whatever it already holds, so the TCP
+  // peer is paused while that socket is congested, and while the channel holds more than a small
+  // cap (ssh2's Channel would take its whole 2 MiB window before write() returned false).
+  feed(socket, channel, { end: false, congestion: opts.congestion, cap: CHANNEL_BUFFER_LIMIT });
   const flushed = (then: () => void): void => {
     if (!channel.writable) {
       then();

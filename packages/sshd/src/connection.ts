@@ -17,6 +17,7 @@ import type {
   TcpipRequestInfo,
 } from 'ssh2';
 import type { AuthorizedKey, KeyRestrictions } from './authorized-keys.js';
+import { SocketCongestion } from './backpressure.js';
 import { type Bridge, bridge } from './bridge.js';
 import { FtpPermitTable } from './ftp-permits.js';
 import { verifyPassword } from './passwords.js';
@@ -118,6 +119,8 @@ export class SshConnection {
   private channels = 0;
   private readonly pending = new Set<Socket>();
   private readonly bridges = new Set<Bridge>();
+  /** This connection's SSH socket, shared by every bridge feeding it (one 'drain' listener). */
+  private readonly congestion: SocketCongestion;
   /** Keyed by bound address and port: with clientspecified, one port may be bound on two addresses. */
   private readonly forwards = new Map<string, RemoteForward>();
   /** FTP slots this server closed itself (used or expired): the client's later cancel is no error. */
@@ -139,6 +142,7 @@ export class SshConnection {
     this.deps = deps;
     this.id = deps.id;
     this.socket = deps.socket;
+    this.congestion = new SocketCongestion(deps.socket);
     this.opts = deps.options;
     this.ip = normalizeAddress(deps.socket.remoteAddress ?? '?');
     this.port = deps.socket.remotePort ?? 0;
@@ -636,6 +640,7 @@ export class SshConnection {
     control?: { id: string; observer: FtpObserver },
   ): void {
     const b = bridge(channel, sock, {
+      congestion: this.congestion,
       onFromClient: (chunk) => {
         this.touch();
         control?.observer.fromClient(chunk);
