@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { CHANNEL_BUFFER_LIMIT, congestionOf, feed } from './backpressure.js';
 
 export interface PipeStats {
   bytesAtoB: number;
@@ -6,7 +7,9 @@ export interface PipeStats {
 }
 
 /**
- * Joins two duplex streams both ways: backpressure through `pipe`, half-close preserved (the end of
+ * Joins two duplex streams both ways: backpressure as with `pipe`, plus, where one side is an ssh2
+ * channel, from that channel's SSH socket (ssh2 ignores its write() return, so without this every
+ * channel could queue its whole window there) and at 256 KiB held in the channel; half-close preserved (the end of
  * one side's reading ends the other side's writing, nothing more), an error on either side destroys
  * both. Resolves once both are closed; never rejects.
  */
@@ -18,8 +21,8 @@ export function pipeBoth(a: Duplex, b: Duplex): Promise<PipeStats> {
   b.on('data', (d: Buffer) => {
     stats.bytesBtoA += d.length;
   });
-  a.pipe(b);
-  b.pipe(a);
+  feed(a, b, { congestion: congestionOf(b), cap: CHANNEL_BUFFER_LIMIT });
+  feed(b, a, { congestion: congestionOf(a), cap: CHANNEL_BUFFER_LIMIT });
   return new Promise((resolve) => {
     let open = 2;
     const onClose = () => {

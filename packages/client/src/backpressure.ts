@@ -1,0 +1,152 @@
+/**
+ * Backpressure from an SSH connection's socket to the TCP peers feeding its channels.
+ *
+ * ssh2 writes every encrypted packet to the SSH socket and ignores write()'s return value, so a
+ * channel with window left never stops taking data: with 100 channels of 2 MiB window, over 100 MiB
+ * queued in user space on one socket. OpenSSH stops reading its channels while its output buffer is
+ * full; `feed` does the same: it pauses its source while the SSH socket holds more than a bound,
+ * and while the channel itself holds more than a small cap (ssh2's Channel only says "full" at
+ * 2 MiB, its window size). The same idea lives in @ftpfwd/sshd (its bridge), for downloads.
+ */
+import type { Readable, Writable } from 'node:stream';
+
+/** Bytes queued on the SSH socket above which channels feeding it stop reading their peers. */
+export const SSH_SOCKET_LIMIT = 4 * 1024 * 1024;
+/** Bytes one channel may hold locally before its source is paused (ssh2 would take 2 MiB). */
+export const CHANNEL_BUFFER_LIMIT = 256 * 1024;
+
+/**
+ * One per SSH connection: knows whether its socket is congested and holds the sources waiting for
+ * it to drain, behind one 'drain' listener however many channels wait.
+ */
+export class SocketCongestion {
+  private readonly waiters = new Set<() => void>();
+  private listening = false;
+
+  constructor(
+    readonly socket: Writable,
+    readonly limit: number = SSH_SOCKET_LIMIT,
+  ) {}
+
+  get congested(): boolean {
+    return this.socket.writableLength > this.limit;
+  }
+
+  /** How many sources wait for the socket to drain. */
+  get waiting(): number {
+    return this.waiters.size;
+  }
+
+  /**
+   * Call `fn` once the socket drained (or closed). Only call while `congested`: above the limit
+   * (far above the socket's highWaterMark) Node has flagged that a 'drain' is owed.
+   * Returns a cancel function.
+   */
+  wait(fn: () => void): () => void {
+    this.waiters.add(fn);
+    if (!this.listening) {
+      this.listening = true;
+      this.socket.once('drain', this.release);
+      this.socket.once('close', this.release);
+    }
+    return () => {
+      this.waiters.delete(fn);
+    };
+  }
+
+  private readonly release = (): void => {
+    this.listening = false;
+    this.socket.off('drain', this.release);
+    this.socket.off('close', this.release);
+    const fns = [...this.waiters];
+    this.waiters.clear();
+    for (const fn of fns) fn();
+  };
+}
+
+export interface FeedOptions {
+  /** The SSH connection the sink's packets leave by. */
+  congestion?: SocketCongestion;
+  /** Most bytes the sink may hold before the source pauses (never more than its highWaterMark). */
+  cap?: number;
+  /** End the sink when the source ends (as `pipe` does by default). */
+  end?: boolean;
+}
+
+export interface Feed {
+  /** Whether the source is paused by this feed now. */
+  readonly paused: boolean;
+}
+
+/**
+ * `source.pipe(sink)` with two more reasons to pause the source: the sink holds more than `cap`
+ * bytes, or the SSH socket is congested. Resumes on the sink's write callbacks and the socket's
+ * 'drain'. What the sink cannot take any more (ended, destroyed) is dropped, as after an unpipe.
+ */
+export function feed(source: Readable, sink: Writable, opts: FeedOptions = {}): Feed {
+  const cap = Math.min(opts.cap ?? Number.POSITIVE_INFINITY, sink.writableHighWaterMark);
+  const { congestion } = opts;
+  let paused = false;
+  let cancel: (() => void) | undefined;
+
+  const tryResume = (): void => {
+    cancel = undefined;
+    if (!paused || source.destroyed) return;
+    // Still full: a later write callback calls again.
+    if (sink.writableLength >= cap && sink.writable) return;
+    if (congestion?.congested) {
+      cancel = congestion.wait(tryResume);
+      return;
+    }
+    paused = false;
+    source.resume();
+  };
+  const written = (): void => {
+    if (paused && !cancel) tryResume();
+  };
+
+  source.on('data', (chunk: Buffer) => {
+    if (!sink.writable) return;
+    sink.write(chunk, written);
+    if (paused) return;
+    const full = sink.writableLength >= cap;
+    if (full || congestion?.congested) {
+      paused = true;
+      source.pause();
+      if (!full && congestion) cancel = congestion.wait(tryResume);
+    }
+  });
+  if (opts.end !== false)
+    source.once('end', () => {
+      if (sink.writable) sink.end();
+    });
+  source.once('close', () => cancel?.());
+  // As pipe() does: a source paused before (pauseOnConnect, an explicit pause) starts flowing.
+  if (source.readableFlowing !== true) source.resume();
+
+  return {
+    get paused() {
+      return paused;
+    },
+  };
+}
+
+const bySocket = new WeakMap<Writable, SocketCongestion>();
+
+/**
+ * The congestion state of the SSH connection an ssh2 channel's packets leave by; undefined for
+ * anything that is not an ssh2 channel (a TCP socket). One per SSH socket, shared by its channels.
+ */
+export function congestionOf(stream: unknown): SocketCongestion | undefined {
+  // ssh2 keeps the connection's socket on the Client (`_sock`), which each channel holds as
+  // `_client`; link.ts relies on the same field. If a future ssh2 renames it, this degrades to
+  // plain per-channel backpressure (and backpressure.test.ts fails).
+  const sock = (stream as { _client?: { _sock?: unknown } } | null)?._client?._sock as Writable | undefined;
+  if (!sock || typeof sock.writableLength !== 'number' || typeof sock.once !== 'function') return undefined;
+  let c = bySocket.get(sock);
+  if (!c) {
+    c = new SocketCongestion(sock);
+    bySocket.set(sock, c);
+  }
+  return c;
+}
