@@ -121,6 +121,8 @@ export function feed(source: Readable, sink: Writable, opts: FeedOptions = {}): 
       if (sink.writable) sink.end();
     });
   source.once('close', () => cancel?.());
+  // As pipe() does: a source paused before (pauseOnConnect, an explicit pause) starts flowing.
+  if (source.readableFlowing !== true) source.resume();
 
   return {
     get paused() {
