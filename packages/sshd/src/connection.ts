@@ -517,17 +517,25 @@ export class SshConnection {
           sock.destroy();
           return;
         }
-        this.log.info(
-          {
-            event: 'forward',
-            kind: 'direct-tcpip',
-            target,
-            allowed: true,
-            rule: decision.rule,
-            ftp: decision.ftp || undefined,
-          },
-          'direct-tcpip opened',
-        );
+        // FTP data channels come one per transfer: at info, their lines cost ~7 % of the server's
+        // busy time with many small files. Control channels and refusals stay at info.
+        if (decision.ftpData)
+          this.log.debug(
+            { event: 'forward', kind: 'direct-tcpip', target, allowed: true, rule: decision.rule },
+            'direct-tcpip opened (FTP data)',
+          );
+        else
+          this.log.info(
+            {
+              event: 'forward',
+              kind: 'direct-tcpip',
+              target,
+              allowed: true,
+              rule: decision.rule,
+              ftp: decision.ftp || undefined,
+            },
+            'direct-tcpip opened',
+          );
         this.emit('forward', {
           connection: this.id,
           kind: 'direct-tcpip',
@@ -583,16 +591,18 @@ export class SshConnection {
   private onFtpEvent(controlId: string, e: ObserverEvent): void {
     if (e.type === 'passive-announced') {
       const ok = this.permits.addPassive(controlId, e.endpoint.host, e.endpoint.port);
-      this.log.info(
-        {
-          event: 'ftp-permit',
-          control: controlId,
-          command: e.command,
-          endpoint: `${e.endpoint.host}:${e.endpoint.port}`,
-          granted: ok,
-        },
-        ok ? 'FTP passive data permit granted' : 'FTP passive data permit not granted (limit)',
-      );
+      const endpoint = `${e.endpoint.host}:${e.endpoint.port}`;
+      // One per transfer: debug when granted; a refusal stays at info.
+      if (ok)
+        this.log.debug(
+          { event: 'ftp-permit', control: controlId, command: e.command, endpoint, granted: ok },
+          'FTP passive data permit granted',
+        );
+      else
+        this.log.info(
+          { event: 'ftp-permit', control: controlId, command: e.command, endpoint, granted: ok },
+          'FTP passive data permit not granted (limit)',
+        );
       this.emit('ftp', {
         connection: this.id,
         control: controlId,
@@ -602,16 +612,17 @@ export class SshConnection {
       });
     } else if (e.type === 'active-announced') {
       const ok = this.permits.armActive(controlId, e.endpoint.port);
-      this.log.info(
-        {
-          event: 'ftp-permit',
-          control: controlId,
-          command: e.command,
-          endpoint: `${e.endpoint.host}:${e.endpoint.port}`,
-          granted: ok,
-        },
-        ok ? 'FTP active data slot armed' : 'PORT/EPRT names no slot of this connection',
-      );
+      const endpoint = `${e.endpoint.host}:${e.endpoint.port}`;
+      if (ok)
+        this.log.debug(
+          { event: 'ftp-permit', control: controlId, command: e.command, endpoint, granted: ok },
+          'FTP active data slot armed',
+        );
+      else
+        this.log.info(
+          { event: 'ftp-permit', control: controlId, command: e.command, endpoint, granted: ok },
+          'PORT/EPRT names no slot of this connection',
+        );
       this.emit('ftp', {
         connection: this.id,
         control: controlId,
@@ -757,17 +768,18 @@ export class SshConnection {
           'connection',
           this.guarded((sock: Socket) => this.onForwardedConnection(fwd, sock)),
         );
-        this.log.info(
-          {
-            event: 'forward',
-            kind: 'tcpip-forward',
-            target: requested,
-            listen: `${bindAddr}:${port}`,
-            allowed: true,
-            rule,
-          },
-          'remote forward listening',
-        );
+        const listen = `${bindAddr}:${port}`;
+        // A one-shot FTP slot is one per active-mode transfer: debug, like the data channel it carries.
+        if (ftpSlot)
+          this.log.debug(
+            { event: 'forward', kind: 'tcpip-forward', target: requested, listen, allowed: true, rule },
+            'FTP active-mode slot listening',
+          );
+        else
+          this.log.info(
+            { event: 'forward', kind: 'tcpip-forward', target: requested, listen, allowed: true, rule },
+            'remote forward listening',
+          );
         this.emit('forward', {
           connection: this.id,
           kind: 'tcpip-forward',
@@ -838,10 +850,16 @@ export class SshConnection {
           channel?.close();
           return;
         }
-        this.log.info(
-          { event: 'forward', kind: 'forwarded-tcpip', target, peer, allowed: true, rule },
-          'forwarded-tcpip opened',
-        );
+        if (fwd.ftpSlot)
+          this.log.debug(
+            { event: 'forward', kind: 'forwarded-tcpip', target, peer, allowed: true, rule },
+            'forwarded-tcpip opened (FTP data)',
+          );
+        else
+          this.log.info(
+            { event: 'forward', kind: 'forwarded-tcpip', target, peer, allowed: true, rule },
+            'forwarded-tcpip opened',
+          );
         this.emit('forward', { connection: this.id, kind: 'forwarded-tcpip', target, allowed: true, rule });
         sock.resume();
         this.runBridge(channel, sock, `${peer}->${target}`);

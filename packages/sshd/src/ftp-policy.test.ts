@@ -221,11 +221,21 @@ describe('FTP-aware permit-open (passive)', () => {
     });
     const granted = t.logs.find((l) => l.event === 'ftp-permit' && l.granted === true);
     expect(granted?.endpoint).toBe(`127.0.0.1:${dataPort}`);
-    expect(
-      t.logs.find(
-        (l) => l.event === 'forward' && l.allowed === true && String(l.rule).includes('FTP passive'),
-      ),
-    ).toBeDefined();
+    const dataOpened = t.logs.find(
+      (l) => l.event === 'forward' && l.allowed === true && String(l.rule).includes('FTP passive'),
+    );
+    expect(dataOpened).toBeDefined();
+    // An operator at the default level (info) sees the control channel and every refusal, not one
+    // pair of lines per data channel (pino levels: 20 debug, 30 info).
+    expect(granted?.level).toBe(20);
+    expect(dataOpened?.level).toBe(20);
+    const controlOpened = t.logs.find(
+      (l) => l.event === 'forward' && l.allowed === true && l.target === `127.0.0.1:${ftpPort}`,
+    );
+    expect(controlOpened?.level).toBe(30);
+    const refused = t.logs.lines.filter((l) => l.event === 'forward' && l.allowed === false);
+    expect(refused.length).toBeGreaterThanOrEqual(3);
+    for (const l of refused) expect(l.level).toBe(30);
   });
 
   it('EPSV: the 229 port is permitted at the control connection host', async () => {
@@ -268,7 +278,7 @@ describe('FTP-aware permit-open (passive)', () => {
 
 describe('FTP-aware remote forwards (active)', () => {
   it('grants an ephemeral listener only while a control channel is open; it admits the FTP server once after PORT', async () => {
-    const { client } = await setup();
+    const { t, client } = await setup();
     // No FTP control channel yet: permit-listen none refuses.
     expect(await forwardIn(client, 0)).toBeInstanceOf(Error);
 
@@ -296,6 +306,21 @@ describe('FTP-aware remote forwards (active)', () => {
     expect(await ftp.send('RETR file.bin')).toMatch(/^(150|125) /);
     expect(sha256(await incoming)).toBe(sha256(payload));
     expect(await ftp.reply()).toMatch(/^226 /);
+    // The slot, its arming and its data channel are per transfer: debug (20); refusals info (30).
+    const slotLines = t.logs.lines.filter(
+      (l) =>
+        (l.event === 'forward' && l.allowed === true && l.kind !== 'direct-tcpip') ||
+        (l.event === 'ftp-permit' && l.granted === true),
+    );
+    expect(slotLines.map((l) => `${l.event}/${l.kind ?? ''}`).sort()).toEqual([
+      'forward/forwarded-tcpip',
+      'forward/tcpip-forward',
+      'ftp-permit/',
+    ]);
+    for (const l of slotLines) expect(l.level).toBe(20);
+    const refused = t.logs.lines.filter((l) => l.event === 'forward' && l.allowed === false);
+    expect(refused.length).toBeGreaterThanOrEqual(2);
+    for (const l of refused) expect(l.level).toBe(30);
 
     // The slot was for one connection: it no longer listens.
     await waitFor(
