@@ -9,9 +9,9 @@ export interface PipeStats {
 /**
  * Joins two duplex streams both ways: backpressure as with `pipe`, plus, where one side is an ssh2
  * channel, from that channel's SSH socket (ssh2 ignores its write() return, so without this every
- * channel could queue its whole window there) and at 256 KiB held in the channel; half-close preserved (the end of
- * one side's reading ends the other side's writing, nothing more), an error on either side destroys
- * both. Resolves once both are closed; never rejects.
+ * channel could queue its whole window there) and at 256 KiB held in the channel. Half-close is
+ * preserved (the end of one side's reading ends the other side's writing, nothing more), an error
+ * on either side destroys both. Resolves once both are closed; never rejects.
  */
 export function pipeBoth(a: Duplex, b: Duplex): Promise<PipeStats> {
   const stats: PipeStats = { bytesAtoB: 0, bytesBtoA: 0 };
