@@ -100,12 +100,13 @@ const SSHD_EVENTS = {
   'session-refused': 'a shell/exec session asked for and refused (forwarding only)',
   'request-refused': 'a global request this server does not offer refused',
   forward:
-    'each `direct-tcpip`, `tcpip-forward` or `forwarded-tcpip` opened or refused, with the `rule` that decided',
+    'each `direct-tcpip`, `tcpip-forward` or `forwarded-tcpip` opened or refused, with the `rule` that decided (FTP data channels and one-shot active-mode slots: debug)',
   'channel-close': '(debug) a forwarded channel closed, with its byte counts',
   'listener-error': 'a remote-forward listener failed',
   'listener-close': '(debug) a remote-forward listener closed, and why',
   'ftp-control': 'an FTP control channel being observed (FTP-aware policy)',
-  'ftp-permit': 'a data channel permitted (or used) from what the FTP session announced',
+  'ftp-permit':
+    'a data channel permitted from what the FTP session announced (debug); one refused at the limit, or a PORT/EPRT naming no slot (info)',
   'ftp-tls': 'AUTH TLS seen: the observer stops, no more data channels are permitted',
   'ftp-protocol-error': 'the observed FTP control stream did not parse',
   close: 'a connection ended: user, `bytesFromClient`, `bytesToClient`, `durationMs`',
