@@ -6,9 +6,10 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
+import { CHANNEL_BUFFER_LIMIT, SSH_SOCKET_LIMIT } from '@ftpfwd/ftp-proxy';
 import ssh2, { type ClientChannel } from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CHANNEL_BUFFER_LIMIT, congestionOf, SSH_SOCKET_LIMIT } from './backpressure.js';
+import { congestionOf } from './backpressure.js';
 import { pipeBoth } from './pipe.js';
 
 const CHANNELS = 32;

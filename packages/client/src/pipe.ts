@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
-import { CHANNEL_BUFFER_LIMIT, congestionOf, feed } from './backpressure.js';
+import { CHANNEL_BUFFER_LIMIT, feed } from '@ftpfwd/ftp-proxy';
+import { congestionOf } from './backpressure.js';
 
 export interface PipeStats {
   bytesAtoB: number;

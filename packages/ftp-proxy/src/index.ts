@@ -1,5 +1,13 @@
 export { formatHostPort, isIPv4Address, normalizeAddress, parseHostPort, sameAddress } from './address.js';
 export {
+  CHANNEL_BUFFER_LIMIT,
+  type Feed,
+  type FeedOptions,
+  feed,
+  SocketCongestion,
+  SSH_SOCKET_LIMIT,
+} from './backpressure.js';
+export {
   type FtpCommand,
   formatEprtArgument,
   formatPortArgument,

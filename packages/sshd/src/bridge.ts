@@ -4,8 +4,8 @@
  * one side ends the other, and nothing here can throw into the caller.
  */
 import type { Socket } from 'node:net';
+import { CHANNEL_BUFFER_LIMIT, feed, type SocketCongestion } from '@ftpfwd/ftp-proxy';
 import type { Channel } from 'ssh2';
-import { CHANNEL_BUFFER_LIMIT, feed, type SocketCongestion } from './backpressure.js';
 
 export interface BridgeStats {
   /** Bytes the SSH client sent into the channel (towards the TCP peer). */

@@ -3,7 +3,7 @@
  * checked against the policy here; a misbehaving client can only end this connection.
  */
 import { createServer, type Server as NetServer, connect as netConnect, type Socket } from 'node:net';
-import { FtpObserver, type ObserverEvent } from '@ftpfwd/ftp-proxy';
+import { FtpObserver, type ObserverEvent, SocketCongestion } from '@ftpfwd/ftp-proxy';
 import type { Logger } from 'pino';
 import type {
   AcceptConnection,
@@ -17,7 +17,6 @@ import type {
   TcpipRequestInfo,
 } from 'ssh2';
 import type { AuthorizedKey, KeyRestrictions } from './authorized-keys.js';
-import { SocketCongestion } from './backpressure.js';
 import { type Bridge, bridge } from './bridge.js';
 import { FtpPermitTable } from './ftp-permits.js';
 import { verifyPassword } from './passwords.js';

@@ -6,7 +6,7 @@
  * queued in user space on one socket. OpenSSH stops reading its channels while its output buffer is
  * full; `feed` does the same: it pauses its source while the SSH socket holds more than a bound,
  * and while the channel itself holds more than a small cap (ssh2's Channel only says "full" at
- * 2 MiB, its window size).
+ * 2 MiB, its window size). The client feeds uploads and the sshd downloads through it.
  */
 import type { Readable, Writable } from 'node:stream';
 
