@@ -161,6 +161,48 @@ async function oneShotRemote(
   return { port, release: seq.issue(gate) };
 }
 
+/**
+ * A forwarded-tcpip data connection arrived: connect to `target` here first and accept the SSH
+ * channel only once that worked (a failed connect rejects it, so the far end fails at once instead
+ * of sending into nothing), then pipe the two. `target` is the FTP client (active mode of `-L ftp/`)
+ * or the FTP server (passive mode of `-R ftp/`).
+ */
+function connectThenAccept(
+  ctx: ForwardContext,
+  stats: DataStats,
+  sessionId: string,
+  target: Endpoint,
+  role: 'client' | 'server',
+  accept: () => ClientChannel,
+  reject: () => void,
+  what: string,
+): void {
+  const sock = netConnect({ host: target.host, port: target.port, allowHalfOpen: true });
+  sock.setNoDelay(true);
+  sock.once('error', (err) => {
+    ctx.metrics.forwardFailures.inc({ kind: 'data-channel' });
+    ctx.logger.warn(
+      { session: sessionId, err: oneLine(err) },
+      `${role === 'client' ? 'active' : 'passive'} data channel: cannot reach the FTP ${role} at ${target.host}:${target.port}`,
+    );
+    reject();
+  });
+  sock.once('connect', () => {
+    sock.removeAllListeners('error');
+    sock.on('error', () => {});
+    let ch: ClientChannel;
+    try {
+      ch = accept();
+    } catch {
+      sock.destroy();
+      return;
+    }
+    // pipeData takes the FTP client's side first.
+    if (role === 'client') void pipeData(ctx, stats, sessionId, sock, ch, what);
+    else void pipeData(ctx, stats, sessionId, ch, sock, what);
+  });
+}
+
 /** Broker for `-L ftp/`: FTP client here, FTP server beyond the SSH server. */
 export class LocalFtpBroker implements DataChannelBroker {
   private readonly seq = new LeaseSequence();
@@ -216,37 +258,17 @@ export class LocalFtpBroker implements DataChannelBroker {
       bind,
       literalIp(s.serverAddress.host),
       req.idleTimeoutMs,
-      (_d, accept, reject) => {
-        const sock = netConnect({ host: req.client.host, port: req.client.port, allowHalfOpen: true });
-        sock.setNoDelay(true);
-        sock.once('error', (err) => {
-          ctx.metrics.forwardFailures.inc({ kind: 'data-channel' });
-          ctx.logger.warn(
-            { session: s.sessionId, err: oneLine(err) },
-            `active data channel: cannot reach the FTP client at ${req.client.host}:${req.client.port}`,
-          );
-          reject();
-        });
-        sock.once('connect', () => {
-          sock.removeAllListeners('error');
-          sock.on('error', () => {});
-          let ch: ClientChannel;
-          try {
-            ch = accept();
-          } catch {
-            sock.destroy();
-            return;
-          }
-          void pipeData(
-            ctx,
-            this.stats,
-            s.sessionId,
-            sock,
-            ch,
-            `${req.command} <- ${req.client.host}:${req.client.port}`,
-          );
-        });
-      },
+      (_d, accept, reject) =>
+        connectThenAccept(
+          ctx,
+          this.stats,
+          s.sessionId,
+          req.client,
+          'client',
+          accept,
+          reject,
+          `${req.command} <- ${req.client.host}:${req.client.port}`,
+        ),
     );
     const endpoint: Endpoint = {
       host: ctx.ftp.remoteDataAdvertise ?? advertisable(bind, '127.0.0.1'),
@@ -281,37 +303,17 @@ export class RemoteFtpBroker implements DataChannelBroker {
       bind,
       s.clientAddress.host,
       req.idleTimeoutMs,
-      (_d, accept, reject) => {
-        const sock = netConnect({ host: req.server.host, port: req.server.port, allowHalfOpen: true });
-        sock.setNoDelay(true);
-        sock.once('error', (err) => {
-          ctx.metrics.forwardFailures.inc({ kind: 'data-channel' });
-          ctx.logger.warn(
-            { session: s.sessionId, err: oneLine(err) },
-            `passive data channel: cannot reach the FTP server at ${req.server.host}:${req.server.port}`,
-          );
-          reject();
-        });
-        sock.once('connect', () => {
-          sock.removeAllListeners('error');
-          sock.on('error', () => {});
-          let ch: ClientChannel;
-          try {
-            ch = accept();
-          } catch {
-            sock.destroy();
-            return;
-          }
-          void pipeData(
-            ctx,
-            this.stats,
-            s.sessionId,
-            ch,
-            sock,
-            `${req.command} -> ${req.server.host}:${req.server.port}`,
-          );
-        });
-      },
+      (_d, accept, reject) =>
+        connectThenAccept(
+          ctx,
+          this.stats,
+          s.sessionId,
+          req.server,
+          'server',
+          accept,
+          reject,
+          `${req.command} -> ${req.server.host}:${req.server.port}`,
+        ),
     );
     const endpoint: Endpoint = { host: ctx.ftp.advertise ?? advertisable(bind, '127.0.0.1'), port: r.port };
     return { endpoint, release: r.release };
