@@ -162,6 +162,37 @@ async function oneShotRemote(
 }
 
 /**
+ * A data connection arrived on a local one-shot listener: open a `direct-tcpip` channel to `target`
+ * beyond the SSH server and pipe the two. `target` is the FTP server (passive mode of `-L ftp/`) or
+ * the FTP client (active mode of `-R ftp/`).
+ */
+function directThenPipe(
+  ctx: ForwardContext,
+  stats: DataStats,
+  sessionId: string,
+  sock: Socket,
+  target: Endpoint,
+  role: 'client' | 'server',
+  what: string,
+): void {
+  ctx.link.openDirect(sock.remoteAddress ?? '', sock.remotePort ?? 0, target.host, target.port).then(
+    // pipeData takes the FTP client's side first.
+    (ch) =>
+      void (role === 'server'
+        ? pipeData(ctx, stats, sessionId, sock, ch, what)
+        : pipeData(ctx, stats, sessionId, ch, sock, what)),
+    (err: unknown) => {
+      ctx.metrics.forwardFailures.inc({ kind: 'data-channel' });
+      ctx.logger.warn(
+        { session: sessionId, err: oneLine(err) },
+        `${role === 'server' ? 'passive' : 'active'} data channel failed`,
+      );
+      sock.destroy();
+    },
+  );
+}
+
+/**
  * A forwarded-tcpip data connection arrived: connect to `target` here first and accept the SSH
  * channel only once that worked (a failed connect rejects it, so the far end fails at once instead
  * of sending into nothing), then pipe the two. `target` is the FTP client (active mode of `-L ftp/`)
@@ -215,26 +246,17 @@ export class LocalFtpBroker implements DataChannelBroker {
   async openPassive(req: PassiveRequest, s: SessionContext): Promise<DataChannelLease> {
     const { ctx } = this;
     const bindHost = bindable(s.controlLocalAddress.host);
-    const l = await oneShotLocal(ctx, this.seq, bindHost, s.clientAddress.host, req.idleTimeoutMs, (sock) => {
-      ctx.link
-        .openDirect(sock.remoteAddress ?? '', sock.remotePort ?? 0, req.server.host, req.server.port)
-        .then(
-          (ch) =>
-            void pipeData(
-              ctx,
-              this.stats,
-              s.sessionId,
-              sock,
-              ch,
-              `${req.command} -> ${req.server.host}:${req.server.port}`,
-            ),
-          (err: unknown) => {
-            ctx.metrics.forwardFailures.inc({ kind: 'data-channel' });
-            ctx.logger.warn({ session: s.sessionId, err: oneLine(err) }, 'passive data channel failed');
-            sock.destroy();
-          },
-        );
-    });
+    const l = await oneShotLocal(ctx, this.seq, bindHost, s.clientAddress.host, req.idleTimeoutMs, (sock) =>
+      directThenPipe(
+        ctx,
+        this.stats,
+        s.sessionId,
+        sock,
+        req.server,
+        'server',
+        `${req.command} -> ${req.server.host}:${req.server.port}`,
+      ),
+    );
     const endpoint: Endpoint = {
       host: ctx.ftp.advertise ?? advertisable(bindHost, '127.0.0.1'),
       port: l.port,
@@ -322,32 +344,16 @@ export class RemoteFtpBroker implements DataChannelBroker {
   async openActive(req: ActiveRequest, s: SessionContext): Promise<DataChannelLease> {
     const { ctx } = this;
     const bindHost = bindable(this.localControlAddress);
-    const l = await oneShotLocal(
-      ctx,
-      this.seq,
-      bindHost,
-      this.serverPeerAddress,
-      req.idleTimeoutMs,
-      (sock) => {
-        ctx.link
-          .openDirect(sock.remoteAddress ?? '', sock.remotePort ?? 0, req.client.host, req.client.port)
-          .then(
-            (ch) =>
-              void pipeData(
-                ctx,
-                this.stats,
-                s.sessionId,
-                ch,
-                sock,
-                `${req.command} -> ${req.client.host}:${req.client.port}`,
-              ),
-            (err: unknown) => {
-              ctx.metrics.forwardFailures.inc({ kind: 'data-channel' });
-              ctx.logger.warn({ session: s.sessionId, err: oneLine(err) }, 'active data channel failed');
-              sock.destroy();
-            },
-          );
-      },
+    const l = await oneShotLocal(ctx, this.seq, bindHost, this.serverPeerAddress, req.idleTimeoutMs, (sock) =>
+      directThenPipe(
+        ctx,
+        this.stats,
+        s.sessionId,
+        sock,
+        req.client,
+        'client',
+        `${req.command} -> ${req.client.host}:${req.client.port}`,
+      ),
     );
     const endpoint: Endpoint = {
       host: ctx.ftp.remoteDataAdvertise ?? advertisable(bindHost, '127.0.0.1'),
