@@ -588,39 +588,27 @@ export class SshConnection {
   }
 
   private onFtpEvent(controlId: string, e: ObserverEvent): void {
-    if (e.type === 'passive-announced') {
-      const ok = this.permits.addPassive(controlId, e.endpoint.host, e.endpoint.port);
-      const endpoint = `${e.endpoint.host}:${e.endpoint.port}`;
+    if (e.type === 'passive-announced' || e.type === 'active-announced') {
+      const passive = e.type === 'passive-announced';
+      const ok = passive
+        ? this.permits.addPassive(controlId, e.endpoint.host, e.endpoint.port)
+        : this.permits.armActive(controlId, e.endpoint.port);
+      const fields = {
+        event: 'ftp-permit',
+        control: controlId,
+        command: e.command,
+        endpoint: `${e.endpoint.host}:${e.endpoint.port}`,
+        granted: ok,
+      };
       // One per transfer: debug when granted; a refusal stays at info.
       if (ok)
-        this.log.debug(
-          { event: 'ftp-permit', control: controlId, command: e.command, endpoint, granted: ok },
-          'FTP passive data permit granted',
-        );
+        this.log.debug(fields, passive ? 'FTP passive data permit granted' : 'FTP active data slot armed');
       else
         this.log.info(
-          { event: 'ftp-permit', control: controlId, command: e.command, endpoint, granted: ok },
-          'FTP passive data permit not granted (limit)',
-        );
-      this.emit('ftp', {
-        connection: this.id,
-        control: controlId,
-        type: e.type,
-        endpoint: e.endpoint,
-        granted: ok,
-      });
-    } else if (e.type === 'active-announced') {
-      const ok = this.permits.armActive(controlId, e.endpoint.port);
-      const endpoint = `${e.endpoint.host}:${e.endpoint.port}`;
-      if (ok)
-        this.log.debug(
-          { event: 'ftp-permit', control: controlId, command: e.command, endpoint, granted: ok },
-          'FTP active data slot armed',
-        );
-      else
-        this.log.info(
-          { event: 'ftp-permit', control: controlId, command: e.command, endpoint, granted: ok },
-          'PORT/EPRT names no slot of this connection',
+          fields,
+          passive
+            ? 'FTP passive data permit not granted (limit)'
+            : 'PORT/EPRT names no slot of this connection',
         );
       this.emit('ftp', {
         connection: this.id,
