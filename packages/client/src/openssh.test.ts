@@ -61,6 +61,18 @@ const MODES: Record<string, string[]> = {
   port: ['--ftp-port', '127.0.0.2', '--disable-eprt'],
 };
 
+/** ftpfwd `-L ftp/127.0.0.1:<free port>:127.0.0.1:<ftpPort>` through the OpenSSH sshd, once it listens. */
+async function forwardFtp(ftpPort: number, extra: string[] = []) {
+  const lport = await freePort();
+  const fwd = startFtpfwd(
+    c,
+    [...baseArgs(), ...extra, '-L', `ftp/127.0.0.1:${lport}:127.0.0.1:${ftpPort}`, `${sshd.user}@127.0.0.1`],
+    cleanEnv(home),
+  );
+  await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+  return { lport, fwd };
+}
+
 async function curl(args: string[]) {
   return run('curl', ['-sS', '--max-time', '30', '--interface', '127.0.0.2', ...args]);
 }
@@ -98,13 +110,7 @@ describe('ftp forwarding through OpenSSH', () => {
     const file = randomBytes(2 * 1024 * 1024 + 17);
     writeFileSync(join(root, 'file.bin'), file);
     const ftp = await startFtpSrv(c, root);
-    const lport = await freePort();
-    const fwd = startFtpfwd(
-      c,
-      [...baseArgs(), '-L', `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`, `${sshd.user}@127.0.0.1`],
-      cleanEnv(home),
-    );
-    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    const { lport, fwd } = await forwardFtp(ftp);
     const out = tempDir(c);
     for (const [mode, flags] of Object.entries(MODES)) {
       const down = join(out, `down-${mode}.bin`);
@@ -167,13 +173,7 @@ describe('ftp policy and link loss through OpenSSH', () => {
     sshd = await startOpenSshd(c, ['LogLevel DEBUG1']);
     const root = tempDir(c);
     const ftp = await startFtpSrv(c, root);
-    const lport = await freePort();
-    const fwd = startFtpfwd(
-      c,
-      [...baseArgs(), '-L', `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`, `${sshd.user}@127.0.0.1`],
-      cleanEnv(home),
-    );
-    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    const { lport } = await forwardFtp(ftp);
     const ctl = await FtpControl.connect(lport, '127.0.0.1', '127.0.0.2');
     c.add(() => ctl.close());
     await ctl.login();
@@ -223,13 +223,7 @@ describe('ftp policy and link loss through OpenSSH', () => {
     await new Promise<void>((r) => fake.listen(0, '127.0.0.1', () => r()));
     c.add(() => new Promise((r) => fake.close(r)));
     const ftp = (fake.address() as { port: number }).port;
-    const lport = await freePort();
-    const fwd = startFtpfwd(
-      c,
-      [...baseArgs(), '-v', '-L', `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`, `${sshd.user}@127.0.0.1`],
-      cleanEnv(home),
-    );
-    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    const { lport, fwd } = await forwardFtp(ftp, ['-v']);
     // The FTP client's own active-mode listener on 127.0.0.2.
     const received: string[] = [];
     const mine = createServer((sock) => {
@@ -271,13 +265,7 @@ describe('ftp policy and link loss through OpenSSH', () => {
     const file = randomBytes(256 * 1024);
     writeFileSync(join(root, 'file.bin'), file);
     const ftp = await startFtpSrv(c, root);
-    const lport = await freePort();
-    const fwd = startFtpfwd(
-      c,
-      [...baseArgs(), '-L', `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`, `${sshd.user}@127.0.0.1`],
-      cleanEnv(home),
-    );
-    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    const { lport, fwd } = await forwardFtp(ftp);
     const ctl = await FtpControl.connect(lport, '127.0.0.1', '127.0.0.2');
     c.add(() => ctl.close());
     await ctl.login();
@@ -305,21 +293,8 @@ describe('metrics through OpenSSH', () => {
     const root = tempDir(c);
     writeFileSync(join(root, 'file.bin'), randomBytes(65536));
     const ftp = await startFtpSrv(c, root);
-    const lport = await freePort();
     const mport = await freePort();
-    const fwd = startFtpfwd(
-      c,
-      [
-        ...baseArgs(),
-        '--metrics',
-        `127.0.0.1:${mport}`,
-        '-L',
-        `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`,
-        `${sshd.user}@127.0.0.1`,
-      ],
-      cleanEnv(home),
-    );
-    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    const { lport, fwd } = await forwardFtp(ftp, ['--metrics', `127.0.0.1:${mport}`]);
     const r = await curl([`ftp://127.0.0.1:${lport}/file.bin`, '-o', '/dev/null']);
     expect(r.code).toBe(0);
     // One line per session, with what a user checks: who, where, data channels, bytes.
@@ -392,20 +367,7 @@ describe('gateway mode through OpenSSH', () => {
   it('--advertise replaces the address in 227 replies (gateway behind NAT)', async () => {
     const root = tempDir(c);
     const ftp = await startFtpSrv(c, root);
-    const lport = await freePort();
-    const fwd = startFtpfwd(
-      c,
-      [
-        ...baseArgs(),
-        '--advertise',
-        '203.0.113.7',
-        '-L',
-        `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`,
-        `${sshd.user}@127.0.0.1`,
-      ],
-      cleanEnv(home),
-    );
-    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    const { lport } = await forwardFtp(ftp, ['--advertise', '203.0.113.7']);
     const ctl = await FtpControl.connect(lport, '127.0.0.1', '127.0.0.2');
     c.add(() => ctl.close());
     await ctl.login();
@@ -417,22 +379,12 @@ describe('keepalive and forward failures through OpenSSH', () => {
   it('ServerAlive*: a server that stops answering is detected; the FTP client sees 421', async () => {
     const root = tempDir(c);
     const ftp = await startFtpSrv(c, root);
-    const lport = await freePort();
-    const fwd = startFtpfwd(
-      c,
-      [
-        ...baseArgs(),
-        '-o',
-        'ServerAliveInterval=1',
-        '-o',
-        'ServerAliveCountMax=2',
-        '-L',
-        `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`,
-        `${sshd.user}@127.0.0.1`,
-      ],
-      cleanEnv(home),
-    );
-    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    const { lport, fwd } = await forwardFtp(ftp, [
+      '-o',
+      'ServerAliveInterval=1',
+      '-o',
+      'ServerAliveCountMax=2',
+    ]);
     const ctl = await FtpControl.connect(lport, '127.0.0.1', '127.0.0.2');
     c.add(() => ctl.close());
     await ctl.login();
@@ -496,13 +448,7 @@ describe('many sessions over one SSH connection (OpenSSH)', () => {
     const files = Array.from({ length: 8 }, (_, i) => randomBytes(256 * 1024 + i));
     for (const [i, f] of files.entries()) writeFileSync(join(root, `f${i}.bin`), f);
     const ftp = await startFtpSrv(c, root);
-    const lport = await freePort();
-    const fwd = startFtpfwd(
-      c,
-      [...baseArgs(), '-L', `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`, `${sshd.user}@127.0.0.1`],
-      cleanEnv(home),
-    );
-    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    const { lport } = await forwardFtp(ftp);
     const out = tempDir(c);
     const modes = Object.values(MODES);
     const results = await Promise.all(
