@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { CHANNEL_BUFFER_LIMIT, feed } from '@ftpfwd/ftp-proxy';
+import { CHANNEL_BUFFER_LIMIT, feed, noteBytesMoved } from '@ftpfwd/ftp-proxy';
 import { congestionOf } from './backpressure.js';
 
 export interface PipeStats {
@@ -18,12 +18,16 @@ export function pipeBoth(a: Duplex, b: Duplex): Promise<PipeStats> {
   const stats: PipeStats = { bytesAtoB: 0, bytesBtoA: 0 };
   a.on('data', (d: Buffer) => {
     stats.bytesAtoB += d.length;
+    noteBytesMoved(d.length);
   });
   b.on('data', (d: Buffer) => {
     stats.bytesBtoA += d.length;
+    noteBytesMoved(d.length);
   });
-  feed(a, b, { congestion: congestionOf(b), cap: CHANNEL_BUFFER_LIMIT });
-  feed(b, a, { congestion: congestionOf(a), cap: CHANNEL_BUFFER_LIMIT });
+  const toB = congestionOf(b);
+  const toA = congestionOf(a);
+  feed(a, b, { congestion: toB, cap: CHANNEL_BUFFER_LIMIT, gather: toB?.socket ?? b });
+  feed(b, a, { congestion: toA, cap: CHANNEL_BUFFER_LIMIT, gather: toA?.socket ?? a });
   return new Promise((resolve) => {
     let open = 2;
     const onClose = () => {

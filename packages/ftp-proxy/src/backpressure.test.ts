@@ -1,6 +1,6 @@
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { feed, SocketCongestion } from './backpressure.js';
+import { feed, gatherWrites, SocketCongestion } from './backpressure.js';
 
 /** A sink that completes writes only when told to, like a socket whose peer stopped reading. */
 function heldSink(highWaterMark = 1 << 20) {
@@ -61,5 +61,51 @@ describe('feed', () => {
     await tick();
     expect(feeds.map((f) => f.paused)).toEqual([false, false, false]);
     expect(congestion.waiting).toBe(0);
+  });
+});
+
+describe('gatherWrites', () => {
+  /** A sink recording how the stream hands it data: one array per write()/writev() call. */
+  function recordingSink() {
+    const calls: string[][] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        calls.push([chunk.toString()]);
+        cb();
+      },
+      writev(chunks, cb) {
+        calls.push(chunks.map((c) => String(c.chunk)));
+        cb();
+      },
+    });
+    return { sink, calls };
+  }
+
+  it('hands the writes of one tick to the sink as one writev, in order', async () => {
+    const { sink, calls } = recordingSink();
+    gatherWrites(sink);
+    sink.write('a');
+    gatherWrites(sink); // a second call in the same tick changes nothing
+    sink.write('b');
+    sink.write('c');
+    expect(calls).toEqual([]);
+    await tick();
+    expect(calls).toEqual([['a', 'b', 'c']]);
+    expect(sink.writableCorked).toBe(0);
+  });
+
+  it('does not hold writes across ticks, and feed gathers what one turn of its source brings', async () => {
+    const { sink, calls } = recordingSink();
+    const source = new PassThrough();
+    feed(source, sink, { gather: sink });
+    source.write('1');
+    source.write('2');
+    await tick();
+    source.write('3');
+    await tick();
+    expect(calls.flat()).toEqual(['1', '2', '3']);
+    // '3' came in a later turn: it was not kept waiting for more.
+    expect(calls.at(-1)).toEqual(['3']);
+    expect(sink.writableCorked).toBe(0);
   });
 });

@@ -4,6 +4,7 @@ export {
   type Feed,
   type FeedOptions,
   feed,
+  gatherWrites,
   SocketCongestion,
   SSH_SOCKET_LIMIT,
 } from './backpressure.js';
@@ -17,6 +18,14 @@ export {
   TRANSFER_VERBS,
 } from './commands.js';
 export { FtpParseError } from './errors.js';
+export {
+  enableGcPacing,
+  GC_PACING_DEFAULT_BYTES,
+  type GcPacingOptions,
+  gcPacingEnabled,
+  gcPacingFromEnv,
+  noteBytesMoved,
+} from './gc-pacing.js';
 export { contentLength, LineFramer, lineTerminator, lineText } from './line-framer.js';
 export { FtpObserver, type FtpObserverOptions, type ObserverEvent } from './observer.js';
 export {

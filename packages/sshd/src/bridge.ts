@@ -4,7 +4,13 @@
  * one side ends the other, and nothing here can throw into the caller.
  */
 import type { Socket } from 'node:net';
-import { CHANNEL_BUFFER_LIMIT, feed, type SocketCongestion } from '@ftpfwd/ftp-proxy';
+import {
+  CHANNEL_BUFFER_LIMIT,
+  feed,
+  gatherWrites,
+  noteBytesMoved,
+  type SocketCongestion,
+} from '@ftpfwd/ftp-proxy';
 import type { Channel } from 'ssh2';
 
 export interface BridgeStats {
@@ -44,10 +50,14 @@ export function bridge(channel: Channel, socket: Socket, opts: BridgeOptions = {
 
   channel.on('data', (chunk: Buffer) => {
     stats.bytesFromClient += chunk.length;
+    noteBytesMoved(chunk.length);
+    // Before pipe()'s own 'data' listener writes it: the packets of one SSH read leave together.
+    gatherWrites(socket);
     opts.onFromClient?.(chunk);
   });
   socket.on('data', (chunk: Buffer) => {
     stats.bytesToClient += chunk.length;
+    noteBytesMoved(chunk.length);
     opts.onToClient?.(chunk);
   });
   // Client EOF ends the socket's write side (half-close towards the TCP peer).
@@ -58,7 +68,12 @@ export function bridge(channel: Channel, socket: Socket, opts: BridgeOptions = {
   // Not pipe(): ssh2 writes each packet to the SSH socket whatever it already holds, so the TCP
   // peer is paused while that socket is congested, and while the channel holds more than a small
   // cap (ssh2's Channel would take its whole 2 MiB window before write() returned false).
-  feed(socket, channel, { end: false, congestion: opts.congestion, cap: CHANNEL_BUFFER_LIMIT });
+  feed(socket, channel, {
+    end: false,
+    congestion: opts.congestion,
+    cap: CHANNEL_BUFFER_LIMIT,
+    gather: opts.congestion?.socket,
+  });
   const flushed = (then: () => void): void => {
     if (!channel.writable) {
       then();
