@@ -90,9 +90,18 @@ async function oneShotLocal(
   expectPeer: string | undefined,
   idleMs: number,
   onAccept: (sock: Socket) => void,
+  onUnused?: () => void,
 ): Promise<{ port: number; release: () => void }> {
   let server: Server | undefined;
-  const gate = new OneShotGate(() => server?.close(), idleMs, ctx.ftp.releaseGraceMs);
+  const gate: OneShotGate = new OneShotGate(
+    () => {
+      server?.close();
+      // Closed without a connection (expired, released, superseded, listener error).
+      if (gate.state === 'closed') onUnused?.();
+    },
+    idleMs,
+    ctx.ftp.releaseGraceMs,
+  );
   const listening = await listenDataPort(bindHost, ctx.ftp.dataPorts, (sock) => {
     sock.on('error', () => {});
     if (!gate.open) {
@@ -162,20 +171,53 @@ async function oneShotRemote(
 }
 
 /**
- * A data connection arrived on a local one-shot listener: open a `direct-tcpip` channel to `target`
- * beyond the SSH server and pipe the two. `target` is the FTP server (passive mode of `-L ftp/`) or
- * the FTP client (active mode of `-R ftp/`).
+ * The `direct-tcpip` channel for one data connection of a local one-shot listener, opened as soon
+ * as the listener is: the SSH round trip and the SSH server's connect to `target` then overlap with
+ * the 227/229 (or 200) travelling to the FTP client and the connection coming back, instead of
+ * following it. What the far end sends before the local connection arrives waits in the channel
+ * (ssh2 buffers it and withholds window), so an early RETR's bytes are not lost. Closed if the
+ * listener closes unused.
+ */
+class ChannelAhead {
+  readonly channel: Promise<ClientChannel>;
+  private opened: ClientChannel | undefined;
+  private unused = false;
+
+  constructor(ctx: ForwardContext, origin: Endpoint, target: Endpoint) {
+    this.channel = ctx.link.openDirect(origin.host, 0, target.host, target.port);
+    this.channel.then(
+      (ch) => {
+        // Until pipeBoth listens: an error on an idle channel must not crash the process.
+        ch.on('error', () => {});
+        this.opened = ch;
+        if (this.unused) ch.close();
+      },
+      () => {}, // reported to the connection that needed it (directThenPipe)
+    );
+  }
+
+  /** The listener closed without a connection: nobody will use the channel. */
+  discard(): void {
+    this.unused = true;
+    this.opened?.close();
+  }
+}
+
+/**
+ * A data connection arrived on a local one-shot listener: pipe it into its `direct-tcpip` channel
+ * to `target` beyond the SSH server (opened ahead, see ChannelAhead). `target` is the FTP server
+ * (passive mode of `-L ftp/`) or the FTP client (active mode of `-R ftp/`).
  */
 function directThenPipe(
   ctx: ForwardContext,
   stats: DataStats,
   sessionId: string,
   sock: Socket,
-  target: Endpoint,
+  ahead: ChannelAhead,
   role: 'client' | 'server',
   what: string,
 ): void {
-  ctx.link.openDirect(sock.remoteAddress ?? '', sock.remotePort ?? 0, target.host, target.port).then(
+  ahead.channel.then(
     // pipeData takes the FTP client's side first.
     (ch) =>
       void (role === 'server'
@@ -190,6 +232,48 @@ function directThenPipe(
       sock.destroy();
     },
   );
+}
+
+/** Where a local one-shot listener's connection goes, for oneShotLocalToRemote. */
+interface LocalToRemote {
+  sessionId: string;
+  bindHost: string;
+  /** The only peer the listener accepts (when known). */
+  expectPeer: string | undefined;
+  idleMs: number;
+  /** What the channel names as its originator: the FTP peer that will connect (port not known yet). */
+  origin: Endpoint;
+  target: Endpoint;
+  /** Which FTP party `target` is. */
+  role: 'client' | 'server';
+  what: string;
+}
+
+/**
+ * A local one-shot listener whose connection is piped into a `direct-tcpip` channel to `target`,
+ * opened ahead (ChannelAhead) and closed if the listener closes unused.
+ */
+async function oneShotLocalToRemote(
+  ctx: ForwardContext,
+  seq: LeaseSequence,
+  stats: DataStats,
+  o: LocalToRemote,
+): Promise<{ port: number; release: () => void }> {
+  const ahead = new ChannelAhead(ctx, o.origin, o.target);
+  try {
+    return await oneShotLocal(
+      ctx,
+      seq,
+      o.bindHost,
+      o.expectPeer,
+      o.idleMs,
+      (sock) => directThenPipe(ctx, stats, o.sessionId, sock, ahead, o.role, o.what),
+      () => ahead.discard(),
+    );
+  } catch (err) {
+    ahead.discard();
+    throw err;
+  }
 }
 
 /**
@@ -246,17 +330,16 @@ export class LocalFtpBroker implements DataChannelBroker {
   async openPassive(req: PassiveRequest, s: SessionContext): Promise<DataChannelLease> {
     const { ctx } = this;
     const bindHost = bindable(s.controlLocalAddress.host);
-    const l = await oneShotLocal(ctx, this.seq, bindHost, s.clientAddress.host, req.idleTimeoutMs, (sock) =>
-      directThenPipe(
-        ctx,
-        this.stats,
-        s.sessionId,
-        sock,
-        req.server,
-        'server',
-        `${req.command} -> ${req.server.host}:${req.server.port}`,
-      ),
-    );
+    const l = await oneShotLocalToRemote(ctx, this.seq, this.stats, {
+      sessionId: s.sessionId,
+      bindHost,
+      expectPeer: s.clientAddress.host,
+      idleMs: req.idleTimeoutMs,
+      origin: s.clientAddress,
+      target: req.server,
+      role: 'server',
+      what: `${req.command} -> ${req.server.host}:${req.server.port}`,
+    });
     const endpoint: Endpoint = {
       host: ctx.ftp.advertise ?? advertisable(bindHost, '127.0.0.1'),
       port: l.port,
@@ -344,17 +427,16 @@ export class RemoteFtpBroker implements DataChannelBroker {
   async openActive(req: ActiveRequest, s: SessionContext): Promise<DataChannelLease> {
     const { ctx } = this;
     const bindHost = bindable(this.localControlAddress);
-    const l = await oneShotLocal(ctx, this.seq, bindHost, this.serverPeerAddress, req.idleTimeoutMs, (sock) =>
-      directThenPipe(
-        ctx,
-        this.stats,
-        s.sessionId,
-        sock,
-        req.client,
-        'client',
-        `${req.command} -> ${req.client.host}:${req.client.port}`,
-      ),
-    );
+    const l = await oneShotLocalToRemote(ctx, this.seq, this.stats, {
+      sessionId: s.sessionId,
+      bindHost,
+      expectPeer: this.serverPeerAddress,
+      idleMs: req.idleTimeoutMs,
+      origin: { host: this.serverPeerAddress ?? s.serverAddress.host, port: 0 },
+      target: req.client,
+      role: 'client',
+      what: `${req.command} -> ${req.client.host}:${req.client.port}`,
+    });
     const endpoint: Endpoint = {
       host: ctx.ftp.remoteDataAdvertise ?? advertisable(bindHost, '127.0.0.1'),
       port: l.port,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
+import { type AddressInfo, createServer, connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createSshServer, loadHostKey, parseAuthorizedKeys, type SshServer } from '@ftpfwd/sshd';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -171,6 +171,91 @@ describe('passive data listeners', () => {
     expect(await ctl.cmd('RETR secret.txt')).toMatch(/^150 /);
     expect(await body).toBe('top secret\n');
     expect(await ctl.reply()).toMatch(/^226 /);
+  });
+
+  /**
+   * A scripted FTP server: logs in anyone, answers PASV with a data listener of its own and hands
+   * each data connection to `onData`, so a test sees when the tunnel connects it.
+   */
+  async function scriptedFtpServer(onData: (sock: Socket) => void): Promise<number> {
+    const data = createServer((sock) => {
+      sock.on('error', () => {});
+      onData(sock);
+    });
+    await new Promise<void>((r) => data.listen(0, '127.0.0.1', r));
+    const dataPort = (data.address() as AddressInfo).port;
+    const ctl = createServer((sock) => {
+      sock.on('error', () => {});
+      sock.write('220 scripted\r\n');
+      let buf = '';
+      sock.on('data', (d) => {
+        buf += d.toString('latin1');
+        for (let i = buf.indexOf('\r\n'); i >= 0; i = buf.indexOf('\r\n')) {
+          const verb = buf.slice(0, i).split(' ')[0]?.toUpperCase();
+          buf = buf.slice(i + 2);
+          if (verb === 'USER') sock.write('331 password\r\n');
+          else if (verb === 'PASS') sock.write('230 in\r\n');
+          else if (verb === 'PASV')
+            sock.write(`227 Entering Passive Mode (127,0,0,1,${dataPort >> 8},${dataPort & 255})\r\n`);
+          else sock.write('502 not here\r\n');
+        }
+      });
+    });
+    await new Promise<void>((r) => ctl.listen(0, '127.0.0.1', r));
+    c.add(() => {
+      ctl.close();
+      data.close();
+    });
+    return (ctl.address() as AddressInfo).port;
+  }
+
+  it('opens the channel to the FTP server ahead of the client; an unused one closes with its listener', async () => {
+    const t = await connect({ ...opts(), ftp: { dataIdleTimeoutMs: 500 } });
+    c.add(() => t.close());
+    const events: string[] = [];
+    const closed = new Promise<void>((r) => {
+      void scriptedFtpServer((sock) => {
+        events.push('server side connected');
+        sock.on('close', () => {
+          events.push('server side closed');
+          r();
+        });
+      }).then(async (ftp) => {
+        const f = await t.forward('-L', `ftp/127.0.0.1:0:127.0.0.1:${ftp}`);
+        const ctl = await FtpControl.connect(f.listen.port, '127.0.0.1', '127.0.0.2');
+        c.add(() => ctl.close());
+        await ctl.login();
+        pasvPort(await ctl.cmd('PASV'));
+        events.push('227 seen');
+      });
+    });
+    await closed;
+    // The FTP client never connected: the data connection to the server came from the channel
+    // opened ahead, and it went when the listener expired.
+    expect(events).toContain('server side connected');
+    expect(events.at(-1)).toBe('server side closed');
+  });
+
+  it('keeps what the FTP server sent before the FTP client connected', async () => {
+    const t = await connect(opts());
+    c.add(() => t.close());
+    const payload = randomBytes(300 * 1024);
+    // A server that sends at once and hangs up (as after an early RETR), before the client is there.
+    const ftp = await scriptedFtpServer((sock) => sock.end(payload));
+    const f = await t.forward('-L', `ftp/127.0.0.1:0:127.0.0.1:${ftp}`);
+    const ctl = await FtpControl.connect(f.listen.port, '127.0.0.1', '127.0.0.2');
+    c.add(() => ctl.close());
+    await ctl.login();
+    const port = pasvPort(await ctl.cmd('PASV'));
+    await new Promise((r) => setTimeout(r, 300));
+    const data = await tryConnect(port, '127.0.0.2');
+    expect(data).toBeDefined();
+    const got = await new Promise<Buffer>((r) => {
+      const parts: Buffer[] = [];
+      data?.on('data', (d: Buffer) => parts.push(d));
+      data?.on('close', () => r(Buffer.concat(parts)));
+    });
+    expect(sha256(got)).toBe(sha256(payload));
   });
 
   it('an unused listener closes after the idle timeout', async () => {
