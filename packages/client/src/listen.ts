@@ -1,27 +1,29 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { listenPort } from '@ftpfwd/ftp-proxy';
 import { FtpfwdError, oneLine } from './errors.js';
 
-/** Listens on host:port; resolves the bound port. Typed error naming the address on failure. */
-export function listenOn(server: Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      server.off('listening', onListening);
-      reject(
-        new FtpfwdError(
-          'forward-failed',
-          `cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EADDRNOTAVAIL' ? 'address not available on this host' : oneLine(err)}`,
-        ),
-      );
-    };
-    const onListening = () => {
-      server.off('error', onError);
-      const a = server.address();
-      resolve(typeof a === 'object' && a ? a.port : port);
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen({ host, port, exclusive: true });
-  });
+/**
+ * Listens on host:port (port 0: any free port, picked without the kernel's slow port-0 search, see
+ * listenPort); resolves the bound port. Typed error naming the address on failure.
+ */
+export async function listenOn(server: Server, host: string, port: number): Promise<number> {
+  try {
+    return await listenPort(server, host, port);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why =
+      err.code === 'EADDRINUSE'
+        ? 'address already in use'
+        : err.code === 'EACCES'
+          ? 'permission denied'
+          : err.code === 'EADDRNOTAVAIL'
+            ? 'address not available on this host'
+            : oneLine(err);
+    throw new FtpfwdError(
+      'forward-failed',
+      `cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${why}`,
+    );
+  }
 }
 
 export interface PortRange {

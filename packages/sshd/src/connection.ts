@@ -3,7 +3,7 @@
  * checked against the policy here; a misbehaving client can only end this connection.
  */
 import { createServer, type Server as NetServer, connect as netConnect, type Socket } from 'node:net';
-import { FtpObserver, type ObserverEvent, SocketCongestion } from '@ftpfwd/ftp-proxy';
+import { FtpObserver, listenPort, type ObserverEvent, SocketCongestion } from '@ftpfwd/ftp-proxy';
 import type { Logger } from 'pino';
 import type {
   AcceptConnection,
@@ -718,16 +718,11 @@ export class SshConnection {
     const bindAddr = resolveBindAddress(this.opts.gatewayPorts, info.bindAddr);
     const server = createServer({ pauseOnConnect: true, allowHalfOpen: true });
     this.pendingListens += 1;
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      this.pendingListens -= 1;
-      refuse(`listen on ${bindAddr}:${info.bindPort} failed: ${err.code ?? err.message}`);
-    });
-    server.listen(
-      { host: bindAddr, port: info.bindPort, exclusive: true },
-      this.guarded(() => {
+    // Port 0 (every FTP active-mode slot) is picked by listenPort: the kernel's own port-0 search
+    // slows down with the TIME_WAIT connections earlier transfers leave.
+    listenPort(server, bindAddr, info.bindPort).then(
+      this.guarded((port: number) => {
         this.pendingListens -= 1;
-        const addr = server.address();
-        const port = typeof addr === 'object' && addr ? addr.port : info.bindPort;
         if (this.closed || this.draining) {
           server.close();
           reject?.();
@@ -774,6 +769,10 @@ export class SshConnection {
           port,
         });
         accept?.(port);
+      }),
+      this.guarded((err: NodeJS.ErrnoException) => {
+        this.pendingListens -= 1;
+        refuse(`listen on ${bindAddr}:${info.bindPort} failed: ${err.code ?? err.message}`);
       }),
     );
   }
