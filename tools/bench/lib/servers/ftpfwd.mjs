@@ -54,8 +54,9 @@ export function assertNativeCrypto(repoRoot) {
   return cipher;
 }
 
-// ftpfwd-sshd allows 64 channels per connection by default: 32 FTP sessions with a data channel
-// each. The concurrency scenario runs 100+ sessions over one SSH connection, as OpenSSH allows.
+// ftpfwd-sshd allows 256 channels per connection by default: a control and a data channel each for
+// 128 FTP sessions. The concurrency scenario runs 100+ sessions over one SSH connection, as OpenSSH
+// allows, and a data channel opened ahead can briefly overlap the one before it: leave headroom.
 const SSHD_CONFIG = { limits: { maxChannelsPerConnection: 1024 } };
 
 export async function startFtpfwdSshd({ dir, bins, port, hostKey, authorizedKeys }) {
