@@ -10,7 +10,10 @@ async function minorGcsDuring(fn: () => Promise<void>): Promise<number> {
   let count = 0;
   const obs = new PerformanceObserver((list) => {
     for (const e of list.getEntries())
-      if ((e.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MINOR) count++;
+      if (
+        (e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR
+      )
+        count++;
   });
   obs.observe({ entryTypes: ['gc'] });
   await fn();
