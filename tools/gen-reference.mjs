@@ -104,6 +104,8 @@ const SSHD_EVENTS = {
   'channel-close': '(debug) a forwarded channel closed, with its byte counts',
   'listener-error': 'a remote-forward listener failed',
   'listener-close': '(debug) a remote-forward listener closed, and why',
+  'gc-pacing':
+    '(debug, at start) GC pacing (`FTPFWD_GC_PACING`) is unavailable in this runtime: bulk transfers cost more CPU',
   'ftp-control': 'an FTP control channel being observed (FTP-aware policy)',
   'ftp-permit':
     'a data channel permitted from what the FTP session announced (debug); one refused at the limit, or a PORT/EPRT naming no slot (info)',
