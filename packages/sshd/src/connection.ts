@@ -728,7 +728,6 @@ export class SshConnection {
           reject?.();
           return;
         }
-        server.removeAllListeners('error');
         server.on('error', (err) =>
           this.log.warn({ event: 'listener-error', port, err: err.message }, 'remote-forward listener error'),
         );
