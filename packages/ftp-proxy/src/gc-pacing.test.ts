@@ -1,7 +1,13 @@
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { setImmediate as tick } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { enableGcPacing, gcPacingEnabled, gcPacingFromEnv, noteBytesMoved } from './gc-pacing.js';
+import {
+  applyGcPacingEnv,
+  enableGcPacing,
+  gcPacingEnabled,
+  gcPacingFromEnv,
+  noteBytesMoved,
+} from './gc-pacing.js';
 
 const MiB = 1024 * 1024;
 
@@ -60,6 +66,18 @@ describe('GC pacing', () => {
     });
     expect(n).toBeGreaterThanOrEqual(5);
     expect(n).toBeLessThan(40);
+  });
+
+  it('applies FTPFWD_GC_PACING as the CLIs do: on, off, and a bad value changes nothing', () => {
+    expect(applyGcPacingEnv('2')).toBe('on');
+    expect(gcPacingEnabled()).toBe(true);
+    expect(applyGcPacingEnv('lots')).toEqual({
+      error: 'FTPFWD_GC_PACING: expected a size in MiB (e.g. 4) or "off", got "lots"',
+    });
+    expect(gcPacingEnabled()).toBe(true);
+    expect(applyGcPacingEnv('off')).toBe('off');
+    expect(gcPacingEnabled()).toBe(false);
+    expect(applyGcPacingEnv(undefined)).toBe('on');
   });
 
   it('reads FTPFWD_GC_PACING: default, off, MiB, and says what it expected', () => {

@@ -106,3 +106,17 @@ export function gcPacingFromEnv(value: string | undefined): GcPacingOptions | st
     return `FTPFWD_GC_PACING: expected a size in MiB (e.g. 4) or "off", got ${JSON.stringify(value)}`;
   return { everyBytes: Math.round(mib * 1024 * 1024) };
 }
+
+/**
+ * What the CLIs do at start: read `FTPFWD_GC_PACING` and turn pacing on (or off) as it says.
+ * `unavailable`: pacing was wanted but the runtime gives no access to its GC. An error message for
+ * a value that cannot be read (nothing is changed then).
+ */
+export function applyGcPacingEnv(
+  value: string | undefined,
+): 'on' | 'off' | 'unavailable' | { error: string } {
+  const opts = gcPacingFromEnv(value);
+  if (typeof opts === 'string') return { error: opts };
+  if (enableGcPacing(opts)) return 'on';
+  return opts.everyBytes === 0 ? 'off' : 'unavailable';
+}

@@ -19,6 +19,7 @@ export {
 } from './commands.js';
 export { FtpParseError } from './errors.js';
 export {
+  applyGcPacingEnv,
   enableGcPacing,
   GC_PACING_DEFAULT_BYTES,
   type GcPacingOptions,

@@ -3,7 +3,7 @@
  * line on stderr with a non-zero exit status; logs are pino JSON on stderr.
  */
 import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { enableGcPacing, gcPacingFromEnv } from '@ftpfwd/ftp-proxy';
+import { applyGcPacingEnv } from '@ftpfwd/ftp-proxy';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import pino, { type Level, type Logger } from 'pino';
 import { SshdError } from './errors.js';
@@ -23,10 +23,10 @@ async function runServer(flags: CliFlags): Promise<void> {
   const verbose = flags.verbose ?? 0;
   const level = verbose >= 2 ? 'trace' : verbose === 1 ? 'debug' : (cfg.logLevel ?? 'info');
   const log = makeLogger(level);
-  const pacing = gcPacingFromEnv(process.env.FTPFWD_GC_PACING);
-  if (typeof pacing === 'string') throw new SshdError('usage', pacing);
   // Without it a bulk transfer spends about a quarter of the server's CPU in full GCs (gc-pacing.ts).
-  if (!enableGcPacing(pacing) && pacing.everyBytes !== 0)
+  const pacing = applyGcPacingEnv(process.env.FTPFWD_GC_PACING);
+  if (typeof pacing === 'object') throw new SshdError('usage', pacing.error);
+  if (pacing === 'unavailable')
     log.debug(
       { event: 'gc-pacing' },
       'GC pacing unavailable in this runtime: bulk transfers will cost more CPU',
