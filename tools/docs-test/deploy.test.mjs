@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { describe, it } from 'node:test';
 import YAML from 'yaml';
+import { nodeFlagsOf } from '../node-flags.mjs';
 import {
   clientPlanner,
   FTPFWD,
@@ -26,6 +27,7 @@ const planFromArgs = await clientPlanner();
 const client = await import(join(root, 'packages/client/dist/index.js'));
 const UNITS = ['ftpfwd', 'ftpfwd-sshd'];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * A copy of an example ftpfwd config (either form) that runs here: every destination at the
@@ -246,6 +248,32 @@ describe('systemd units under a real systemd', () => {
 });
 
 describe('container build', () => {
+  it("runs each CLI with the node flags of its bin script's #! line", () => {
+    const containerfile = readFileSync(join(root, 'deploy/container/Containerfile'), 'utf8');
+    for (const bin of [FTPFWD, FTPFWD_SSHD]) {
+      const flags = nodeFlagsOf(bin);
+      assert.ok(flags.length > 0, `${bin}: no node flags on its #! line`);
+      const inImage = `/opt/ftpfwd/node_modules/@ftpfwd/${bin.includes('/sshd/') ? 'sshd' : 'client'}/bin/${basename(bin)}`;
+      const entry = containerfile.split('\n').find((l) => l.startsWith('ENTRYPOINT') && l.includes(inImage));
+      assert.ok(entry, `Containerfile: no ENTRYPOINT runs ${inImage}`);
+      assert.deepEqual(JSON.parse(entry.slice('ENTRYPOINT'.length)), ['node', ...flags, inImage]);
+    }
+  });
+
+  it('the bin scripts start node with those flags when run directly (env -S)', () => {
+    const dir = tempDir();
+    const probe = join(dir, 'print-exec-argv.cjs');
+    writeFileSync(probe, "process.stderr.write('execArgv=' + JSON.stringify(process.execArgv) + '\\n');\n");
+    for (const bin of [FTPFWD, FTPFWD_SSHD]) {
+      const r = spawnSync(bin, ['--help'], {
+        encoding: 'utf8',
+        env: { ...process.env, NODE_OPTIONS: `--require=${probe}` },
+      });
+      assert.equal(r.status, 0, `${bin} --help: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`execArgv=${escapeRegExp(JSON.stringify(nodeFlagsOf(bin)))}`));
+    }
+  });
+
   it('deploy/container/prove-local.sh: both images build with podman and run non-root, healthy only while the SSH link is up', () => {
     assert.equal(process.getuid?.(), 0, 'prove-local.sh needs root (podman, chown of the mounted files)');
     const r = spawnSync('bash', [join(root, 'deploy/container/prove-local.sh')], {

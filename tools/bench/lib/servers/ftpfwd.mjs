@@ -3,6 +3,7 @@
 import { accessSync, constants, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { nodeFlagsOf } from '../../../node-flags.mjs';
 import { startProcess, waitPort } from '../procs.mjs';
 import { CIPHER, sshUser } from './openssh.mjs';
 
@@ -22,11 +23,29 @@ export function ftpfwdBins(repoRoot, profileDir) {
       return true;
     }
   });
-  // --cpu-prof is refused in NODE_OPTIONS: run the bin scripts through node with the flags.
+  // --cpu-prof is refused in NODE_OPTIONS: run the bin scripts through node with the flags, and
+  // with the flags of each bin's #! line, as an installed CLI runs.
   // BENCH_NODE_ARGS: extra node flags for both CLIs, e.g. `--require ./experiment.cjs`.
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const nodeArgs = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...extra];
-  return { client: bin('ftpfwd'), sshd: bin('ftpfwd-sshd'), missing: missing.map(bin), nodeArgs };
+  const common = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...extra];
+  // An experiment's copy (BENCH_FTPFWD…) may have a plain `#!/usr/bin/env node` line: no flags then.
+  const shebangFlags = (name) => {
+    if (missing.includes(name)) return [];
+    try {
+      return nodeFlagsOf(bin(name));
+    } catch (err) {
+      if (override[name]) return [];
+      throw err;
+    }
+  };
+  const nodeArgs = (name) => [...shebangFlags(name), ...common];
+  return {
+    client: bin('ftpfwd'),
+    sshd: bin('ftpfwd-sshd'),
+    missing: missing.map(bin),
+    clientNodeArgs: nodeArgs('ftpfwd'),
+    sshdNodeArgs: nodeArgs('ftpfwd-sshd'),
+  };
 }
 
 /**
@@ -66,7 +85,7 @@ export async function startFtpfwdSshd({ dir, bins, port, hostKey, authorizedKeys
     'ftpfwd-sshd',
     process.execPath,
     [
-      ...bins.nodeArgs,
+      ...bins.sshdNodeArgs,
       bins.sshd,
       '--listen',
       `127.0.0.1:${port}`,
@@ -88,7 +107,7 @@ export async function startFtpfwd({ dir, bins, name, sshPort, key, knownHosts, l
     name,
     process.execPath,
     [
-      ...bins.nodeArgs,
+      ...bins.clientNodeArgs,
       bins.client,
       '-p',
       String(sshPort),
