@@ -1,6 +1,6 @@
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { feed, gatherWrites, SocketCongestion } from './backpressure.js';
+import { BULK_CHUNK, feed, gatherWrites, SocketCongestion } from './backpressure.js';
 
 /** A sink that completes writes only when told to, like a socket whose peer stopped reading. */
 function heldSink(highWaterMark = 1 << 20) {
@@ -107,5 +107,66 @@ describe('gatherWrites', () => {
     // '3' came in a later turn: it was not kept waiting for more.
     expect(calls.at(-1)).toEqual(['3']);
     expect(sink.writableCorked).toBe(0);
+  });
+
+  it('holds a bulk chunk until the poll phase ends: the reads of later ticks in it join the writev', async () => {
+    const { sink, calls } = recordingSink();
+    const big = (c: string) => c.repeat(BULK_CHUNK);
+    // As libuv delivers a busy socket's reads: one after the other, each in its own tick.
+    gatherWrites(sink, BULK_CHUNK);
+    sink.write(big('a'));
+    process.nextTick(() => {
+      gatherWrites(sink, BULK_CHUNK);
+      sink.write(big('b'));
+      process.nextTick(() => {
+        gatherWrites(sink, 10);
+        sink.write('c');
+      });
+    });
+    await new Promise<void>((r) => process.nextTick(() => process.nextTick(() => process.nextTick(r))));
+    expect(calls).toEqual([]);
+    await tick();
+    expect(calls).toEqual([[big('a'), big('b'), 'c']]);
+    expect(sink.writableCorked).toBe(0);
+  });
+
+  it('lets a small chunk go at the end of its tick, not of the phase', async () => {
+    const { sink, calls } = recordingSink();
+    gatherWrites(sink, BULK_CHUNK - 1);
+    sink.write('a');
+    await new Promise<void>((r) => process.nextTick(r));
+    expect(calls).toEqual([['a']]);
+    expect(sink.writableCorked).toBe(0);
+  });
+
+  it('feed gathers the bulk chunks of successive ticks of one phase into one writev on the SSH socket', async () => {
+    // As the SSH socket under a channel: the channel takes each chunk at once (ssh2 encrypts it into
+    // packets written to the socket), and feed gathers on the socket.
+    const { sink: socket, calls } = recordingSink();
+    const channel = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        socket.write(chunk);
+        cb();
+      },
+    });
+    const source = new Readable({ read() {} });
+    feed(source, channel, { gather: socket });
+    const chunks = ['x', 'y', 'z'].map((c) => Buffer.alloc(BULK_CHUNK, c));
+    // As a busy socket delivers its reads: each in its own tick, all within one poll phase.
+    await new Promise<void>((resolve) => {
+      setImmediate(() => {
+        source.push(chunks[0]);
+        process.nextTick(() => {
+          source.push(chunks[1]);
+          process.nextTick(() => {
+            source.push(chunks[2]);
+            resolve();
+          });
+        });
+      });
+    });
+    expect(calls).toEqual([]);
+    await tick();
+    expect(calls.map((c) => c.map((s) => s[0]))).toEqual([['x', 'y', 'z']]);
   });
 });
