@@ -15,6 +15,7 @@ import { oneLine } from './errors.js';
 import { listenDataPort } from './listen.js';
 import { LeaseSequence, OneShotGate } from './one-shot-gate.js';
 import { pipeBoth } from './pipe.js';
+import { widenReceiveWindow } from './receive-window.js';
 
 /**
  * Data-channel brokers for the ftp-proxy engine, built on the SSH link. One broker per FTP session
@@ -69,7 +70,10 @@ async function pipeData(
   serverSide.on('data', (d: Buffer) => {
     stats.toClient += d.length;
   });
-  const st = await pipeBoth(clientSide, serverSide);
+  const piped = pipeBoth(clientSide, serverSide);
+  // The channel side (whichever it is) gets a wider window: downloads stall less on ssh2's 2 MiB.
+  for (const side of [clientSide, serverSide]) widenReceiveWindow(side);
+  const st = await piped;
   ctx.metrics.dataBytes.inc({ direction: 'to_server' }, st.bytesAtoB);
   ctx.metrics.dataBytes.inc({ direction: 'to_client' }, st.bytesBtoA);
   ctx.logger.debug(
