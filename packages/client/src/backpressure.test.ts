@@ -11,6 +11,7 @@ import ssh2, { type ClientChannel } from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { congestionOf } from './backpressure.js';
 import { pipeBoth } from './pipe.js';
+import { waitUntil } from './test-support/procs.js';
 
 const CHANNELS = 32;
 /** More than a channel's 2 MiB window plus the local cap, less than window plus ssh2's 2 MiB. */
@@ -21,14 +22,6 @@ const SLACK = CHANNELS * 70 * 1024;
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const listen = (s: Server): Promise<number> =>
   new Promise((resolve) => s.listen(0, '127.0.0.1', () => resolve((s.address() as { port: number }).port)));
-
-async function waitFor(check: () => boolean, what: string, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -117,9 +110,9 @@ describe('pipeBoth backpressure from the SSH socket', () => {
       sender.end(payload);
       cleanups.push(() => sender.destroy());
     }
-    await waitFor(() => sources.length === CHANNELS, 'local connections');
+    await waitUntil(() => sources.length === CHANNELS, 'local connections');
     const piped = sources.map((s, i) => pipeBoth(s, channels[i]!));
-    await waitFor(
+    await waitUntil(
       () => sources.every((s) => s.isPaused() || s.readableEnded),
       'every local sender paused or read to its end',
     );
@@ -133,7 +126,7 @@ describe('pipeBoth backpressure from the SSH socket', () => {
 
     // The server reads again: the socket drains, every sender resumes, all bytes arrive unchanged.
     serverSock!.resume();
-    await waitFor(() => arrived.length === CHANNELS, 'server channels');
+    await waitUntil(() => arrived.length === CHANNELS, 'server channels');
     for (const h of await Promise.all(arrived)) expect(h).toBe(sha(payload));
     expect(sources.every((s) => s.readableEnded)).toBe(true);
     expect(congestionOf(channels[0])!.waiting).toBe(0);

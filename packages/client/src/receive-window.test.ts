@@ -9,6 +9,7 @@ import { PassThrough } from 'node:stream';
 import ssh2, { type ClientChannel, type ServerChannel } from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WIDE_PER_CONNECTION, WIDE_WINDOW, widenReceiveWindow } from './receive-window.js';
+import { Cleanup, waitUntil } from './test-support/procs.js';
 
 const MiB = 1024 * 1024;
 /**
@@ -20,22 +21,8 @@ const SSH2_AHEAD = 3 * MiB;
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(check: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const fn of cleanups.splice(0).reverse()) {
-    try {
-      fn();
-    } catch {}
-  }
-});
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
 
 /** A real ssh2 server whose direct-tcpip channels are handed to the test, and a client on it. */
 async function connected(): Promise<{ client: ssh2.Client; serverChannels: ServerChannel[] }> {
@@ -55,13 +42,13 @@ async function connected(): Promise<{ client: ssh2.Client; serverChannels: Serve
   const port = await new Promise<number>((r) =>
     tcp.listen(0, '127.0.0.1', () => r((tcp.address() as { port: number }).port)),
   );
-  cleanups.push(() => {
+  cleanup.add(() => {
     for (const s of sockets) s.destroy();
     tcp.close();
   });
   const client = new ssh2.Client();
   client.on('error', () => {});
-  cleanups.push(() => client.end());
+  cleanup.add(() => client.end());
   await new Promise<void>((resolve, reject) => {
     client.once('ready', () => resolve());
     client.once('error', reject);
@@ -94,7 +81,7 @@ describe('widenReceiveWindow', () => {
     const { client, serverChannels } = await connected();
     const plain = await open(client);
     const wide = await open(client);
-    await waitFor(() => serverChannels.length === 2, 'server channels');
+    await waitUntil(() => serverChannels.length === 2, 'server channels');
     // Paused readers: what arrives stays in the channel, counted by readableLength.
     plain.pause();
     wide.pause();
@@ -106,7 +93,7 @@ describe('widenReceiveWindow', () => {
   it('keeps granting window as the channel is read: 24 MiB arrive intact', async () => {
     const { client, serverChannels } = await connected();
     const ch = await open(client);
-    await waitFor(() => serverChannels.length === 1, 'server channel');
+    await waitUntil(() => serverChannels.length === 1, 'server channel');
     const chunks: Buffer[] = [];
     ch.on('data', (d: Buffer) => chunks.push(d));
     expect(widenReceiveWindow(ch)).toBe(true);

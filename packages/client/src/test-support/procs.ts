@@ -29,6 +29,15 @@ export class Cleanup {
   }
 }
 
+/** Polls `check` until it holds; fails naming `what` after `ms`. */
+export async function waitUntil(check: () => boolean, what: string, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 export function tempDir(c: Cleanup, prefix = 'ftpfwd-test-'): string {
   const d = mkdtempSync(join(tmpdir(), prefix));
   c.add(() => rmSync(d, { recursive: true, force: true }));
