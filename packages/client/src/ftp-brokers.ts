@@ -15,7 +15,6 @@ import { oneLine } from './errors.js';
 import { listenDataPort } from './listen.js';
 import { LeaseSequence, OneShotGate } from './one-shot-gate.js';
 import { pipeBoth } from './pipe.js';
-import { widenReceiveWindow } from './receive-window.js';
 
 /**
  * Data-channel brokers for the ftp-proxy engine, built on the SSH link. One broker per FTP session
@@ -70,10 +69,7 @@ async function pipeData(
   serverSide.on('data', (d: Buffer) => {
     stats.toClient += d.length;
   });
-  const piped = pipeBoth(clientSide, serverSide);
-  // The channel side (whichever it is) gets a wider window: downloads stall less on ssh2's 2 MiB.
-  for (const side of [clientSide, serverSide]) widenReceiveWindow(side);
-  const st = await piped;
+  const st = await pipeBoth(clientSide, serverSide);
   ctx.metrics.dataBytes.inc({ direction: 'to_server' }, st.bytesAtoB);
   ctx.metrics.dataBytes.inc({ direction: 'to_client' }, st.bytesBtoA);
   ctx.logger.debug(
