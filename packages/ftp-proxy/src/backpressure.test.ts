@@ -150,7 +150,7 @@ describe('gatherWrites', () => {
       },
     });
     const source = new Readable({ read() {} });
-    feed(source, channel, { gather: socket });
+    feed(source, channel, { gather: socket, congestion: new SocketCongestion(socket) });
     const chunks = ['x', 'y', 'z'].map((c) => Buffer.alloc(BULK_CHUNK, c));
     // As a busy socket delivers its reads: each in its own tick, all within one poll phase.
     await new Promise<void>((resolve) => {
@@ -168,5 +168,19 @@ describe('gatherWrites', () => {
     expect(calls).toEqual([]);
     await tick();
     expect(calls.map((c) => c.map((s) => s[0]))).toEqual([['x', 'y', 'z']]);
+  });
+
+  it('feed lets bulk chunks to a local socket go at the end of their tick', async () => {
+    // Held for the phase, a local socket would keep the channel feeding it paused, filling its window.
+    const { sink, calls } = recordingSink();
+    const source = new Readable({ read() {} });
+    feed(source, sink, { gather: sink });
+    await new Promise<void>((resolve) => {
+      setImmediate(() => {
+        source.push(Buffer.alloc(BULK_CHUNK, 'x'));
+        process.nextTick(() => process.nextTick(resolve));
+      });
+    });
+    expect(calls.map((c) => c.map((s) => s[0]))).toEqual([['x']]);
   });
 });

@@ -97,7 +97,10 @@ function uncorkGathered(w: Writable): void {
 }
 
 export interface FeedOptions {
-  /** Where the sink's writes end up (the SSH socket under a channel, or the sink itself): gathered (gatherWrites). */
+  /**
+   * Where the sink's writes end up (the SSH socket under a channel, or the sink itself): gathered
+   * (gatherWrites), bulk chunks for the whole poll phase when it is `congestion`'s socket.
+   */
   gather?: Writable;
   /** The SSH connection the sink's packets leave by. */
   congestion?: SocketCongestion;
@@ -141,7 +144,9 @@ export function feed(source: Readable, sink: Writable, opts: FeedOptions = {}): 
 
   source.on('data', (chunk: Buffer) => {
     if (!sink.writable) return;
-    if (opts.gather) gatherWrites(opts.gather, chunk.length);
+    // Bulk chunks wait for the end of the poll phase only on the SSH socket: on a local socket the
+    // channel feeding it would stay paused that much longer, holding up to its window in memory.
+    if (opts.gather) gatherWrites(opts.gather, opts.gather === congestion?.socket ? chunk.length : 0);
     sink.write(chunk, written);
     if (paused) return;
     const full = sink.writableLength >= cap;

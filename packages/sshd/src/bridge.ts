@@ -52,7 +52,7 @@ export function bridge(channel: Channel, socket: Socket, opts: BridgeOptions = {
     stats.bytesFromClient += chunk.length;
     noteBytesMoved(chunk.length);
     // Before pipe()'s own 'data' listener writes it: the packets of one SSH read leave together.
-    gatherWrites(socket, chunk.length);
+    gatherWrites(socket);
     opts.onFromClient?.(chunk);
   });
   socket.on('data', (chunk: Buffer) => {
