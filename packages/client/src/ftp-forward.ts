@@ -14,6 +14,7 @@ import { oneLine } from './errors.js';
 import { type ForwardSpec, localBindAddress } from './forward-spec.js';
 import { type DataStats, LocalFtpBroker, RemoteFtpBroker } from './ftp-brokers.js';
 import { listenOn } from './listen.js';
+import { promptAcks } from './prompt-ack.js';
 import { type ActiveForward, hostPort, RemoteTcpForward } from './tcp-forward.js';
 
 const LINK_LOST = 'Service not available, SSH link lost';
@@ -186,6 +187,8 @@ export class LocalFtpForward implements ActiveForward {
             policy: policyOf(ctx),
             onEvent: eventLogger(ctx, sessionId),
           });
+          // After pipeFtpSession, which reads the channel: replies through OpenSSH stall otherwise.
+          promptAcks(ch);
           this.sessions.add(handle, context, broker.stats);
           sock.resume();
         },

@@ -167,16 +167,21 @@ describe('remote ftp forwarding through OpenSSH', () => {
   });
 });
 
+/** A logged-in FTP session through ftpfwd -L ftp/ and an sshd restarted at `logLevel` (read with sshd.log()). */
+async function ftpSessionLogging(logLevel: string): Promise<FtpControl> {
+  await sshd.stop();
+  sshd = await startOpenSshd(c, [`LogLevel ${logLevel}`]);
+  const ftp = await startFtpSrv(c, tempDir(c));
+  const { lport } = await forwardFtp(ftp);
+  const ctl = await FtpControl.connect(lport, '127.0.0.1', '127.0.0.2');
+  c.add(() => ctl.close());
+  await ctl.login();
+  return ctl;
+}
+
 describe('ftp policy and link loss through OpenSSH', () => {
   it('a PORT naming another host is refused and no remote forward is requested', async () => {
-    await sshd.stop();
-    sshd = await startOpenSshd(c, ['LogLevel DEBUG1']);
-    const root = tempDir(c);
-    const ftp = await startFtpSrv(c, root);
-    const { lport } = await forwardFtp(ftp);
-    const ctl = await FtpControl.connect(lport, '127.0.0.1', '127.0.0.2');
-    c.add(() => ctl.close());
-    await ctl.login();
+    const ctl = await ftpSessionLogging('DEBUG1');
     const bounce = await ctl.cmd('PORT 127,0,0,3,156,64');
     expect(bounce).toMatch(/^5\d\d /);
     const bounceV6 = await ctl.cmd('EPRT |1|127.0.0.3|40000|');
@@ -188,6 +193,19 @@ describe('ftp policy and link loss through OpenSSH', () => {
     const ok = await ctl.cmd('PORT 127,0,0,2,156,64');
     expect(ok).toMatch(/^200 /);
     expect(sshd.log()).toContain('tcpip-forward');
+  });
+
+  it("answers each FTP reply from the server at once (window adjust), so OpenSSH's Nagle does not stall the next packet", async () => {
+    // DEBUG2 logs each CHANNEL_WINDOW_ADJUST the server receives: "channel N: rcvd adjust M".
+    const ctl = await ftpSessionLogging('DEBUG2');
+    const adjusts = () => [...sshd.log().matchAll(/rcvd adjust (\d+)/g)].map((m) => Number(m[1]));
+    const before = adjusts().length;
+    const replies: string[] = [];
+    for (let i = 0; i < 3; i++) replies.push(await ctl.cmd('NOOP'));
+    await ctl.cmd('SYST'); // the last NOOP's adjust has reached the server's log by now
+    // ssh2 alone adjusts only once half of the 2 MiB window is used: not for a few replies.
+    const sizes = adjusts().slice(before);
+    for (const r of replies) expect(sizes).toContain(Buffer.byteLength(`${r}\r\n`));
   });
 
   it("active mode: a stranger on the SSH server's host cannot take the one-shot remote listener", async () => {
