@@ -1,4 +1,4 @@
-import { isIP, connect as netConnect, type Server, type Socket } from 'node:net';
+import { isIP, type Server, type Socket } from 'node:net';
 import {
   type ActiveRequest,
   type DataChannelBroker,
@@ -10,6 +10,7 @@ import {
   sameAddress,
 } from '@ftpfwd/ftp-proxy';
 import type { ClientChannel, TcpConnectionDetails } from 'ssh2';
+import { connectThenAccept } from './connect-then-accept.js';
 import type { ForwardContext } from './context.js';
 import { oneLine } from './errors.js';
 import { listenDataPort } from './listen.js';
@@ -277,12 +278,11 @@ async function oneShotLocalToRemote(
 }
 
 /**
- * A forwarded-tcpip data connection arrived: connect to `target` here first and accept the SSH
- * channel only once that worked (a failed connect rejects it, so the far end fails at once instead
- * of sending into nothing), then pipe the two. `target` is the FTP client (active mode of `-L ftp/`)
- * or the FTP server (passive mode of `-R ftp/`).
+ * A forwarded-tcpip data connection arrived: connect to `target` (the FTP client in active mode of
+ * `-L ftp/`, the FTP server in passive mode of `-R ftp/`), accept the channel (connectThenAccept),
+ * then pipe the two.
  */
-function connectThenAccept(
+function connectDataThenAccept(
   ctx: ForwardContext,
   stats: DataStats,
   sessionId: string,
@@ -292,29 +292,19 @@ function connectThenAccept(
   reject: () => void,
   what: string,
 ): void {
-  const sock = netConnect({ host: target.host, port: target.port, allowHalfOpen: true });
-  sock.setNoDelay(true);
-  sock.once('error', (err) => {
-    ctx.metrics.forwardFailures.inc({ kind: 'data-channel' });
-    ctx.logger.warn(
-      { session: sessionId, err: oneLine(err) },
-      `${role === 'client' ? 'active' : 'passive'} data channel: cannot reach the FTP ${role} at ${target.host}:${target.port}`,
-    );
-    reject();
-  });
-  sock.once('connect', () => {
-    sock.removeAllListeners('error');
-    sock.on('error', () => {});
-    let ch: ClientChannel;
-    try {
-      ch = accept();
-    } catch {
-      sock.destroy();
-      return;
-    }
-    // pipeData takes the FTP client's side first.
-    if (role === 'client') void pipeData(ctx, stats, sessionId, sock, ch, what);
-    else void pipeData(ctx, stats, sessionId, ch, sock, what);
+  connectThenAccept(target, accept, reject, {
+    onConnectError: (err) => {
+      ctx.metrics.forwardFailures.inc({ kind: 'data-channel' });
+      ctx.logger.warn(
+        { session: sessionId, err: oneLine(err) },
+        `${role === 'client' ? 'active' : 'passive'} data channel: cannot reach the FTP ${role} at ${target.host}:${target.port}`,
+      );
+    },
+    onAccepted: (sock, ch) => {
+      // pipeData takes the FTP client's side first.
+      if (role === 'client') void pipeData(ctx, stats, sessionId, sock, ch, what);
+      else void pipeData(ctx, stats, sessionId, ch, sock, what);
+    },
   });
 }
 
@@ -364,7 +354,7 @@ export class LocalFtpBroker implements DataChannelBroker {
       literalIp(s.serverAddress.host),
       req.idleTimeoutMs,
       (_d, accept, reject) =>
-        connectThenAccept(
+        connectDataThenAccept(
           ctx,
           this.stats,
           s.sessionId,
@@ -409,7 +399,7 @@ export class RemoteFtpBroker implements DataChannelBroker {
       s.clientAddress.host,
       req.idleTimeoutMs,
       (_d, accept, reject) =>
-        connectThenAccept(
+        connectDataThenAccept(
           ctx,
           this.stats,
           s.sessionId,

@@ -1,4 +1,4 @@
-import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import {
   type FtpSessionHandle,
   type FtpSessionStats,
@@ -9,6 +9,7 @@ import {
   type SessionPolicy,
 } from '@ftpfwd/ftp-proxy';
 import type { ClientChannel, TcpConnectionDetails } from 'ssh2';
+import { connectThenAccept } from './connect-then-accept.js';
 import type { ForwardContext } from './context.js';
 import { oneLine } from './errors.js';
 import { type ForwardSpec, localBindAddress } from './forward-spec.js';
@@ -241,46 +242,36 @@ export class RemoteFtpForward extends RemoteTcpForward {
   ): void {
     const { ctx, spec } = this;
     const sessionId = ctx.nextSessionId();
-    const sock = netConnect({ host: spec.host, port: spec.hostPort, allowHalfOpen: true });
-    sock.setNoDelay(true);
-    sock.once('error', (err) => {
-      ctx.metrics.forwardFailures.inc({ kind: 'connect' });
-      ctx.logger.warn(
-        { session: sessionId, err: oneLine(err) },
-        `-R ftp: cannot connect to the FTP server ${hostPort(spec.host, spec.hostPort)}`,
-      );
-      reject();
-    });
-    sock.once('connect', () => {
-      sock.removeAllListeners('error');
-      sock.on('error', () => {});
-      let ch: ClientChannel;
-      try {
-        ch = accept();
-      } catch {
-        sock.destroy();
-        return;
-      }
-      const context: SessionContext = {
-        sessionId,
-        clientAddress: { host: normalizeAddress(details.srcIP), port: details.srcPort },
-        controlLocalAddress: { host: details.destIP, port: details.destPort },
-        serverAddress: { host: spec.host, port: spec.hostPort },
-      };
-      const broker = new RemoteFtpBroker(
-        ctx,
-        normalizeAddress(sock.localAddress ?? '127.0.0.1'),
-        sock.remoteAddress ? normalizeAddress(sock.remoteAddress) : undefined,
-      );
-      const handle = pipeFtpSession({
-        client: ch,
-        server: sock,
-        broker,
-        context,
-        policy: policyOf(ctx),
-        onEvent: eventLogger(ctx, sessionId),
-      });
-      this.sessions.add(handle, context, broker.stats);
+    connectThenAccept({ host: spec.host, port: spec.hostPort }, accept, reject, {
+      onConnectError: (err) => {
+        ctx.metrics.forwardFailures.inc({ kind: 'connect' });
+        ctx.logger.warn(
+          { session: sessionId, err: oneLine(err) },
+          `-R ftp: cannot connect to the FTP server ${hostPort(spec.host, spec.hostPort)}`,
+        );
+      },
+      onAccepted: (sock, ch) => {
+        const context: SessionContext = {
+          sessionId,
+          clientAddress: { host: normalizeAddress(details.srcIP), port: details.srcPort },
+          controlLocalAddress: { host: details.destIP, port: details.destPort },
+          serverAddress: { host: spec.host, port: spec.hostPort },
+        };
+        const broker = new RemoteFtpBroker(
+          ctx,
+          normalizeAddress(sock.localAddress ?? '127.0.0.1'),
+          sock.remoteAddress ? normalizeAddress(sock.remoteAddress) : undefined,
+        );
+        const handle = pipeFtpSession({
+          client: ch,
+          server: sock,
+          broker,
+          context,
+          policy: policyOf(ctx),
+          onEvent: eventLogger(ctx, sessionId),
+        });
+        this.sessions.add(handle, context, broker.stats);
+      },
     });
   }
 

@@ -1,5 +1,6 @@
-import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { ClientChannel } from 'ssh2';
+import { connectThenAccept } from './connect-then-accept.js';
 import type { ForwardContext } from './context.js';
 import { oneLine } from './errors.js';
 import { type ForwardSpec, localBindAddress, remoteBindAddress } from './forward-spec.js';
@@ -149,37 +150,25 @@ export class RemoteTcpForward implements ActiveForward {
   ): void {
     const { logger, metrics } = this.ctx;
     metrics.sessions.inc({ protocol: 'tcp', direction: 'remote' });
-    const sock = netConnect({ host: this.spec.host, port: this.spec.hostPort, allowHalfOpen: true });
-    sock.setNoDelay(true);
+    const sock = connectThenAccept({ host: this.spec.host, port: this.spec.hostPort }, accept, reject, {
+      onConnectError: (err) => {
+        metrics.forwardFailures.inc({ kind: 'connect' });
+        logger.warn(
+          { err: oneLine(err) },
+          `remote forward: cannot connect to ${hostPort(this.spec.host, this.spec.hostPort)}`,
+        );
+      },
+      onAccepted: async (sock, ch) => {
+        metrics.activeSessions.inc({ protocol: 'tcp', direction: 'remote' });
+        const st = await pipeBoth(ch, sock);
+        metrics.activeSessions.dec({ protocol: 'tcp', direction: 'remote' });
+        metrics.bytes.inc({ protocol: 'tcp', direction: 'to_server' }, st.bytesAtoB);
+        metrics.bytes.inc({ protocol: 'tcp', direction: 'to_client' }, st.bytesBtoA);
+        logger.debug({ peer: hostPort(details.srcIP, details.srcPort) }, 'remote tcp connection closed');
+      },
+    });
     this.conns.add(sock);
     sock.once('close', () => this.conns.delete(sock));
-    let connected = false;
-    sock.once('error', (err) => {
-      if (connected) return;
-      metrics.forwardFailures.inc({ kind: 'connect' });
-      logger.warn(
-        { err: oneLine(err) },
-        `remote forward: cannot connect to ${hostPort(this.spec.host, this.spec.hostPort)}`,
-      );
-      reject();
-    });
-    sock.once('connect', async () => {
-      connected = true;
-      sock.on('error', () => {});
-      let ch: ClientChannel;
-      try {
-        ch = accept();
-      } catch {
-        sock.destroy();
-        return;
-      }
-      metrics.activeSessions.inc({ protocol: 'tcp', direction: 'remote' });
-      const st = await pipeBoth(ch, sock);
-      metrics.activeSessions.dec({ protocol: 'tcp', direction: 'remote' });
-      metrics.bytes.inc({ protocol: 'tcp', direction: 'to_server' }, st.bytesAtoB);
-      metrics.bytes.inc({ protocol: 'tcp', direction: 'to_client' }, st.bytesBtoA);
-      logger.debug({ peer: hostPort(details.srcIP, details.srcPort) }, 'remote tcp connection closed');
-    });
   }
 
   openConnections(): number {
