@@ -1,4 +1,4 @@
-import { applyGcPacingEnv } from '@ftpfwd/ftp-proxy';
+import { applyGcPacingEnv, applyPacketPoolEnv } from '@ftpfwd/ftp-proxy';
 import { CommanderError } from 'commander';
 import { FtpfwdError, oneLine } from './errors.js';
 import { Gateway } from './gateway.js';
@@ -48,6 +48,12 @@ export async function main(argv: string[], hooks: RunHooks = {}): Promise<number
   const pacing = applyGcPacingEnv(process.env.FTPFWD_GC_PACING);
   if (typeof pacing === 'object') {
     errorOut(`ftpfwd: ${pacing.error}`);
+    return 255;
+  }
+  // Outgoing SSH packets from a slab instead of one Buffer each (ssh-packet-pool.ts).
+  const pool = applyPacketPoolEnv(process.env.FTPFWD_PACKET_POOL);
+  if (typeof pool === 'object') {
+    errorOut(`ftpfwd: ${pool.error}`);
     return 255;
   }
   const logger = hooks.logger ?? createLogger(plan.verbose, plan.logFormat);

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
+import { poolOutgoingPackets } from '@ftpfwd/ftp-proxy';
 import ssh2, { type ClientChannel, type TcpConnectionDetails } from 'ssh2';
 import { type AuthOptions, createAuth } from './auth.js';
 import { FtpfwdError, isPermanent, oneLine } from './errors.js';
@@ -327,6 +328,7 @@ export class SshLink extends EventEmitter {
           }
           settled = true;
           c.setNoDelay(true);
+          poolOutgoingPackets((c as unknown as { _protocol?: unknown })._protocol);
           resolve(c);
         });
         c.connect({

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PACKET_SLAB_BYTES } from '@ftpfwd/ftp-proxy';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { shaRoundTrip, startShaServer } from './test-support/echo.js';
 import { FtpControl } from './test-support/ftp-control.js';
@@ -18,6 +19,7 @@ import {
   startOpenSshd,
   tempDir,
 } from './test-support/procs.js';
+import { connect } from './tunnel.js';
 
 /**
  * ftpfwd (the built CLI) against a private OpenSSH sshd on loopback, with real ftp-srv and curl.
@@ -101,6 +103,33 @@ describe('tcp forwarding through OpenSSH', () => {
     expect(fwd.output()).toContain(
       `tcp 127.0.0.1:${lport} -> 127.0.0.1:${echo.port} via 127.0.0.1:${sshd.port}`,
     );
+  });
+});
+
+describe('pooled SSH packets (ssh-packet-pool.ts) through OpenSSH', () => {
+  it("the link's packets come from a slab once it is up, and OpenSSH's sshd reads 4 MiB of them intact", async () => {
+    const t = await connect({
+      host: '127.0.0.1',
+      port: sshd.port,
+      username: sshd.user,
+      identityFiles: [sshd.userKey],
+      agent: false,
+      knownHostsFiles: [sshd.knownHosts],
+      globalKnownHostsFiles: [],
+      strictHostKeyChecking: 'yes',
+      batchMode: true,
+    });
+    c.add(() => t.close());
+    // Nothing else in this test process talks SSH: if the slab is there, the link put it there.
+    const cipher = (
+      t.link as unknown as { client: { _protocol: { _cipher: { allocPacket(n: number): Buffer } } } }
+    ).client._protocol._cipher;
+    expect(cipher.constructor.name).toBe('AESGCMCipherBinding');
+    expect(cipher.allocPacket(1000).buffer.byteLength).toBe(PACKET_SLAB_BYTES);
+    const echo = await startShaServer(c);
+    const f = await t.forward('L', `0:127.0.0.1:${echo.port}`);
+    const payload = randomBytes(4 << 20);
+    expect(await shaRoundTrip(f.listen.port, payload)).toBe(sha256(payload));
   });
 });
 

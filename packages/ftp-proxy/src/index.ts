@@ -53,5 +53,12 @@ export {
   type FtpControlSessionOptions,
   FtpProtocolError,
 } from './session.js';
+export {
+  applyPacketPoolEnv,
+  gcmPacketLayout,
+  PACKET_SLAB_BYTES,
+  type PacketPoolResult,
+  poolOutgoingPackets,
+} from './ssh-packet-pool.js';
 export { stripTelnet } from './telnet.js';
 export * from './types.js';

@@ -3,7 +3,7 @@
  * line on stderr with a non-zero exit status; logs are pino JSON on stderr.
  */
 import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { applyGcPacingEnv } from '@ftpfwd/ftp-proxy';
+import { applyGcPacingEnv, applyPacketPoolEnv } from '@ftpfwd/ftp-proxy';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import pino, { type Level, type Logger } from 'pino';
 import { SshdError } from './errors.js';
@@ -26,6 +26,9 @@ async function runServer(flags: CliFlags): Promise<void> {
   // Without it a bulk transfer spends about a quarter of the server's CPU in full GCs (gc-pacing.ts).
   const pacing = applyGcPacingEnv(process.env.FTPFWD_GC_PACING);
   if (typeof pacing === 'object') throw new SshdError('usage', pacing.error);
+  // Outgoing SSH packets from a slab instead of one Buffer each (ssh-packet-pool.ts).
+  const pool = applyPacketPoolEnv(process.env.FTPFWD_PACKET_POOL);
+  if (typeof pool === 'object') throw new SshdError('usage', pool.error);
   if (pacing === 'unavailable')
     log.debug(
       { event: 'gc-pacing' },

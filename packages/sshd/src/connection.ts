@@ -3,7 +3,13 @@
  * checked against the policy here; a misbehaving client can only end this connection.
  */
 import { createServer, type Server as NetServer, connect as netConnect, type Socket } from 'node:net';
-import { FtpObserver, listenPort, type ObserverEvent, SocketCongestion } from '@ftpfwd/ftp-proxy';
+import {
+  FtpObserver,
+  listenPort,
+  type ObserverEvent,
+  poolOutgoingPackets,
+  SocketCongestion,
+} from '@ftpfwd/ftp-proxy';
 import type { Logger } from 'pino';
 import type {
   AcceptConnection,
@@ -313,6 +319,7 @@ export class SshConnection {
 
   private onReady(): void {
     this.authenticated = true;
+    poolOutgoingPackets((this.client as unknown as { _protocol?: unknown } | undefined)?._protocol);
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.graceTimer = undefined;
     this.scheduleIdle();

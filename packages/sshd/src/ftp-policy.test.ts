@@ -4,21 +4,21 @@
  * once, before their timeout, and nothing else does.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { FtpSrv } from 'ftp-srv';
+import type ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
-import ssh2 from 'ssh2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OPEN_FAILURE } from './connection.js';
-import { fingerprintOf, loadHostKey } from './host-keys.js';
 import { parsePermitListenList, parsePermitOpenList } from './policy.js';
 import {
   freePort,
   pubLine,
   Scope,
   sha256,
+  ssh2Client,
   sshKeygen,
   startServer,
   type TestServer,
@@ -69,27 +69,8 @@ beforeEach(async () => {
 });
 afterEach(() => scope.close());
 
-/** An ssh2 client that verifies the server's host key by its fingerprint. */
-async function sshClient(t: TestServer, userKey: string): Promise<ssh2.Client> {
-  const expected = loadHostKey(t.hostKeyPath).fingerprint;
-  const client = new ssh2.Client();
-  scope.add(() => {
-    client.end();
-  });
-  await new Promise<void>((resolve, reject) => {
-    client.once('ready', () => resolve());
-    client.once('error', reject);
-    client.connect({
-      host: '127.0.0.1',
-      port: t.port,
-      username: 'ftpuser',
-      privateKey: readFileSync(userKey),
-      hostVerifier: (key: Buffer) => fingerprintOf(key) === expected,
-    });
-  });
-  client.setNoDelay(true);
-  return client;
-}
+/** An ssh2 client logged in as the FTP user. */
+const sshClient = (t: TestServer, userKey: string) => ssh2Client(scope, t, userKey, { username: 'ftpuser' });
 
 type OpenResult = { ok: true; channel: ClientChannel } | { ok: false; reason: unknown; message: string };
 

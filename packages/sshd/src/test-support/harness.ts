@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import ssh2 from 'ssh2';
 import { parseAuthorizedKeys } from '../authorized-keys.js';
-import { loadHostKey } from '../host-keys.js';
+import { fingerprintOf, loadHostKey } from '../host-keys.js';
 import { createSshServer, type SshServer } from '../server.js';
 import type { SshServerOptions } from '../types.js';
 
@@ -244,4 +245,35 @@ export function echoRoundTrip(port: number, size: number): Promise<{ sent: Buffe
       s.end(sent);
     });
   });
+}
+
+/**
+ * A plain ssh2 client logged in to a test server with `userKey`, verifying the server's host key by
+ * its fingerprint; ended on cleanup.
+ */
+export async function ssh2Client(
+  scope: Scope,
+  t: TestServer,
+  userKey: string,
+  opts: { username?: string; algorithms?: ssh2.Algorithms } = {},
+): Promise<ssh2.Client> {
+  const expected = loadHostKey(t.hostKeyPath).fingerprint;
+  const client = new ssh2.Client();
+  scope.add(() => {
+    client.end();
+  });
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', () => resolve());
+    client.once('error', reject);
+    client.connect({
+      host: '127.0.0.1',
+      port: t.port,
+      username: opts.username ?? 'anyone',
+      privateKey: readFileSync(userKey),
+      hostVerifier: (key: Buffer) => fingerprintOf(key) === expected,
+      ...(opts.algorithms ? { algorithms: opts.algorithms } : {}),
+    });
+  });
+  client.setNoDelay(true);
+  return client;
 }

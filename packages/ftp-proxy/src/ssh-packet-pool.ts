@@ -1,0 +1,148 @@
+/**
+ * Outgoing SSH packets carved from a per-connection slab, with padding from a pooled CSPRNG.
+ *
+ * ssh2 builds each outgoing packet in a Buffer of its own and fills its 4-19 padding bytes with
+ * one `randomFillSync` call. Moving a GiB means 32 768 packets of 32 KiB, so 32 768 of each: a
+ * malloc and free, a new ArrayBuffer with its backing-store registration and later its sweep, and
+ * an OpenSSL RNG call with its lock and fork check (a getpid). perf put them at roughly a tenth of
+ * the encrypting process's CPU. OpenSSH does neither: it reuses its output buffer and draws padding
+ * from `arc4random_buf`, a buffered CSPRNG.
+ *
+ * Here a connection's packets are consecutive slices of a 256 KiB slab (a new slab when one is used
+ * up, never a region handed out twice: a slice may still sit in the socket's write queue), and
+ * padding bytes come from a 4 KiB buffer of `randomFillSync` output (the same CSPRNG, drawn 4 KiB
+ * at a time; each byte is used once). The slab is per connection so that one congested connection
+ * pins no more than its own queued packets plus one slab.
+ *
+ * ssh2 keeps its ciphers private, so this works on the cipher class found on a live connection,
+ * and only on the one it knows (AES-GCM through ssh2's native binding, the cipher ftpfwd prefers).
+ * Before patching it compares its layout with ssh2's own for a range of sizes; any difference (a
+ * new ssh2 release) leaves ssh2 as it is. tools/bench/README.md has the measurements.
+ */
+import { randomFillSync } from 'node:crypto';
+
+/** Bytes per slab: seven 32 KiB data packets. */
+export const PACKET_SLAB_BYTES = 256 * 1024;
+
+/** Only packets up to this size come from the slab; bigger ones get their own Buffer as before. */
+const MAX_SLAB_PACKET = PACKET_SLAB_BYTES / 4;
+
+/** The AES-GCM authentication tag that follows each packet (ssh2 encrypts in place around it). */
+const GCM_TAG_BYTES = 16;
+
+const RANDOM_POOL_BYTES = 4096;
+const randomPool = Buffer.allocUnsafeSlow(RANDOM_POOL_BYTES);
+let randomPos = RANDOM_POOL_BYTES;
+
+/** The ssh2 cipher class this knows how to pool for (checked by name and by layout). */
+const KNOWN_CIPHER_CLASS = 'AESGCMCipherBinding';
+
+const ORIGINAL = Symbol('ftpfwd.originalAllocPacket');
+const SLAB = Symbol('ftpfwd.packetSlab');
+const SLAB_POS = Symbol('ftpfwd.packetSlabPos');
+
+interface CipherLike {
+  allocPacket(payloadLen: number): Buffer;
+  [SLAB]?: Buffer;
+  [SLAB_POS]?: number;
+}
+
+interface CipherPrototype {
+  allocPacket(this: CipherLike, payloadLen: number): Buffer;
+  [ORIGINAL]?: (this: CipherLike, payloadLen: number) => Buffer;
+  constructor?: { name?: string };
+}
+
+export type PacketPoolResult = 'pooled' | 'already-pooled' | 'off' | 'unknown-cipher' | 'layout-differs';
+
+let enabled = true;
+
+/**
+ * `FTPFWD_PACKET_POOL` for the CLIs: unset or `on` → pool (the default), `off`/`0` → leave ssh2 as
+ * it is (to compare, or should a peer ever disagree). An error message for anything else.
+ */
+export function applyPacketPoolEnv(value: string | undefined): 'on' | 'off' | { error: string } {
+  const v = value?.trim().toLowerCase() ?? '';
+  if (v === '' || v === 'on' || v === '1' || v === 'true' || v === 'yes') enabled = true;
+  else if (v === 'off' || v === '0' || v === 'false' || v === 'no') enabled = false;
+  else return { error: `FTPFWD_PACKET_POOL: expected "on" or "off", got ${JSON.stringify(value)}` };
+  return enabled ? 'on' : 'off';
+}
+
+/** SSH binary packet layout (RFC 4253 §6) for AES-GCM: the length field is not padded over. */
+export function gcmPacketLayout(payloadLen: number): { packetLength: number; padLength: number } {
+  let pktLen = 4 + 1 + payloadLen;
+  let padLen = 16 - ((pktLen - 4) & 15);
+  if (padLen < 4) padLen += 16;
+  pktLen += padLen;
+  return { packetLength: pktLen, padLength: padLen };
+}
+
+/** `n` bytes of CSPRNG output, each handed out once. */
+function takeRandom(target: Buffer, offset: number, n: number): void {
+  if (randomPos + n > RANDOM_POOL_BYTES) {
+    randomFillSync(randomPool);
+    randomPos = 0;
+  }
+  randomPool.copy(target, offset, randomPos, randomPos + n);
+  randomPos += n;
+}
+
+function pooledAllocPacket(this: CipherLike, payloadLen: number): Buffer {
+  const { packetLength, padLength } = gcmPacketLayout(payloadLen);
+  const size = packetLength + GCM_TAG_BYTES;
+  let packet: Buffer;
+  if (size > MAX_SLAB_PACKET) {
+    packet = Buffer.allocUnsafe(size);
+  } else {
+    // 8-byte steps keep every packet aligned the way malloc would have.
+    const step = (size + 7) & ~7;
+    let slab = this[SLAB];
+    let pos = this[SLAB_POS] ?? 0;
+    if (slab === undefined || pos + step > slab.length) {
+      slab = Buffer.allocUnsafeSlow(PACKET_SLAB_BYTES);
+      this[SLAB] = slab;
+      pos = 0;
+    }
+    packet = slab.subarray(pos, pos + size);
+    this[SLAB_POS] = pos + step;
+  }
+  packet.writeUInt32BE(packetLength - 4, 0);
+  packet[4] = padLength;
+  takeRandom(packet, 5 + payloadLen, padLength);
+  return packet;
+}
+
+/** Whether ssh2's own allocPacket lays packets out as pooledAllocPacket does, for many sizes. */
+function sameLayout(original: (payloadLen: number) => Buffer, cipher: CipherLike): boolean {
+  for (let n = 0; n <= 48; n++) if (!sameFor(n)) return false;
+  return [255, 1024, 32768 + 9, 32768 + 13, 35000].every(sameFor);
+  function sameFor(n: number): boolean {
+    const theirs = original.call(cipher, n);
+    const { packetLength, padLength } = gcmPacketLayout(n);
+    return (
+      theirs.length === packetLength + GCM_TAG_BYTES &&
+      theirs.readUInt32BE(0) === packetLength - 4 &&
+      theirs[4] === padLength
+    );
+  }
+}
+
+/**
+ * Pools outgoing packets for every connection whose cipher has the class of `protocol`'s current
+ * one (ssh2's `Client#_protocol` / server `Connection#_protocol`, after the handshake). Patches
+ * the class once per process; later calls report `already-pooled`.
+ */
+export function poolOutgoingPackets(protocol: unknown): PacketPoolResult {
+  if (!enabled) return 'off';
+  const cipher = (protocol as { _cipher?: CipherLike } | undefined)?._cipher;
+  if (!cipher || typeof cipher.allocPacket !== 'function') return 'unknown-cipher';
+  const proto = Object.getPrototypeOf(cipher) as CipherPrototype | null;
+  if (!proto || proto.constructor?.name !== KNOWN_CIPHER_CLASS) return 'unknown-cipher';
+  if (proto[ORIGINAL]) return 'already-pooled';
+  const original = proto.allocPacket;
+  if (!sameLayout(original, cipher)) return 'layout-differs';
+  proto[ORIGINAL] = original;
+  proto.allocPacket = pooledAllocPacket;
+  return 'pooled';
+}

@@ -1,0 +1,102 @@
+/**
+ * Pooled outgoing packets (ftp-proxy's ssh-packet-pool.ts) on ssh2 as installed: the server pools
+ * its connection's cipher class once a client is in, ssh2 reads those packets back, and so does
+ * OpenSSH's ssh. The pool's own rules are tested in ftp-proxy with stand-ins.
+ */
+import { randomBytes } from 'node:crypto';
+import { PACKET_SLAB_BYTES } from '@ftpfwd/ftp-proxy';
+import type ssh2 from 'ssh2';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  echoRoundTrip,
+  freePort,
+  pubLine,
+  runSsh,
+  Scope,
+  sha256,
+  ssh2Client,
+  sshKeygen,
+  startEcho,
+  startServer,
+  tempDir,
+  waitForPort,
+} from './test-support/harness.js';
+
+/** The cipher the pool knows, asked for explicitly (it is also ssh2's and OpenSSH's first choice). */
+const GCM = { algorithms: { cipher: ['aes128-gcm@openssh.com' as const] } };
+
+interface CipherLike {
+  allocPacket(n: number): Buffer;
+}
+
+let scope: Scope;
+let dir: string;
+let userKey: string;
+
+beforeEach(() => {
+  scope = new Scope();
+  dir = tempDir(scope);
+  userKey = sshKeygen(dir, 'user');
+});
+afterEach(() => scope.close());
+
+/** `size` random bytes through a direct-tcpip channel to `echoPort` and back, written in odd pieces. */
+async function channelRoundTrip(client: ssh2.Client, echoPort: number, size: number) {
+  const ch = await new Promise<ssh2.ClientChannel>((resolve, reject) =>
+    client.forwardOut('127.0.0.1', 0, '127.0.0.1', echoPort, (err, channel) =>
+      err ? reject(err) : resolve(channel),
+    ),
+  );
+  const sent = randomBytes(size);
+  const chunks: Buffer[] = [];
+  const done = new Promise<void>((resolve) => {
+    ch.on('data', (d: Buffer) => chunks.push(d));
+    ch.once('close', () => resolve());
+  });
+  for (let p = 0, n = 1; p < size; p += n, n = (n * 7 + 13) % 90_000) ch.write(sent.subarray(p, p + n));
+  ch.end();
+  await done;
+  return { sent, got: Buffer.concat(chunks) };
+}
+
+describe('pooled outgoing packets on ssh2 as installed', () => {
+  it('the server pools the AES-GCM cipher class once a client is in; 16 MiB cross both ways intact', async () => {
+    const echo = await startEcho(scope);
+    const t = await startServer(scope, dir, { authorizedKeysText: pubLine(userKey) });
+    const client = await ssh2Client(scope, t, userKey, GCM);
+    const cipher = (client as unknown as { _protocol: { _cipher: CipherLike } })._protocol._cipher;
+    // One class for both ends of this process: the server's connection patched it.
+    expect(cipher.constructor.name).toBe('AESGCMCipherBinding');
+    expect(cipher.allocPacket(1000).buffer.byteLength).toBe(PACKET_SLAB_BYTES);
+    const { sent, got } = await channelRoundTrip(client, echo, 16 << 20);
+    expect(got.length).toBe(sent.length);
+    expect(sha256(got)).toBe(sha256(sent));
+  });
+
+  it("OpenSSH's ssh reads the server's pooled packets: 8 MiB through -L and back, intact", async () => {
+    const echo = await startEcho(scope);
+    const t = await startServer(scope, dir, { authorizedKeysText: pubLine(userKey) });
+    const probe = await ssh2Client(scope, t, userKey, GCM);
+    const cipher = (probe as unknown as { _protocol: { _cipher: CipherLike } })._protocol._cipher;
+    expect(cipher.allocPacket(1000).buffer.byteLength).toBe(PACKET_SLAB_BYTES);
+    const local = await freePort();
+    runSsh(
+      scope,
+      t,
+      [
+        '-N',
+        '-o',
+        'ExitOnForwardFailure=yes',
+        '-o',
+        'Ciphers=aes128-gcm@openssh.com',
+        '-L',
+        `127.0.0.1:${local}:127.0.0.1:${echo}`,
+        'anyone@127.0.0.1',
+      ],
+      { identity: userKey },
+    );
+    await waitForPort(local);
+    const { sent, got } = await echoRoundTrip(local, 8 << 20);
+    expect(sha256(got)).toBe(sha256(sent));
+  });
+});
