@@ -331,18 +331,31 @@ export class SshLink extends EventEmitter {
           poolOutgoingPackets((c as unknown as { _protocol?: unknown })._protocol);
           resolve(c);
         });
+        /** The host key this connection verified (re-keys must show the same one). */
+        let verifiedKey: Buffer | undefined;
         c.connect({
           sock,
           username: o.username,
-          hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
+          hostVerifier: (key: Buffer, verify: (ok: boolean) => void): boolean | undefined => {
+            // A re-key shows the host key again. Answer it at once: ssh2 (1.17) clears its
+            // "key exchange running" flag when the server's NEWKEYS arrives but keeps its
+            // key-exchange packet layout until our own NEWKEYS goes out, which waits for this
+            // answer; channel data sent in between (a window adjust resumes an upload) leaves as
+            // a corrupt packet and the server drops the link ("Bad packet length"). The key must
+            // be the one this connection verified; another one ends it, as a changed key would.
+            if (verifiedKey) return key.equals(verifiedKey);
             clearTimeout(ct);
             verifyHostKey(o.hostKey, key).then(
-              () => verify(true),
+              () => {
+                verifiedKey = Buffer.from(key);
+                verify(true);
+              },
               (err: unknown) => {
                 hostKeyError = err;
                 verify(false);
               },
             );
+            return undefined;
           },
           authHandler: auth.handler,
           keepaliveInterval: o.keepaliveIntervalMs,

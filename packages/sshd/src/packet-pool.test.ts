@@ -73,22 +73,27 @@ describe('pooled outgoing packets on ssh2 as installed', () => {
     expect(sha256(got)).toBe(sha256(sent));
   });
 
-  it("OpenSSH's ssh reads the server's pooled packets: 8 MiB through -L and back, intact", async () => {
+  it("OpenSSH's ssh reads the server's pooled packets: 8 MiB through -L and back, intact, across re-keys", async () => {
     const echo = await startEcho(scope);
     const t = await startServer(scope, dir, { authorizedKeysText: pubLine(userKey) });
     const probe = await ssh2Client(scope, t, userKey, GCM);
     const cipher = (probe as unknown as { _protocol: { _cipher: CipherLike } })._protocol._cipher;
     expect(cipher.allocPacket(1000).buffer.byteLength).toBe(PACKET_SLAB_BYTES);
     const local = await freePort();
-    runSsh(
+    const ssh = runSsh(
       scope,
       t,
       [
+        '-v',
         '-N',
         '-o',
         'ExitOnForwardFailure=yes',
         '-o',
         'Ciphers=aes128-gcm@openssh.com',
+        // A new key exchange every MiB: ssh2 queues packets during each one and re-allocates them
+        // from the new cipher's slab afterwards.
+        '-o',
+        'RekeyLimit=1M',
         '-L',
         `127.0.0.1:${local}:127.0.0.1:${echo}`,
         'anyone@127.0.0.1',
@@ -98,5 +103,7 @@ describe('pooled outgoing packets on ssh2 as installed', () => {
     await waitForPort(local);
     const { sent, got } = await echoRoundTrip(local, 8 << 20);
     expect(sha256(got)).toBe(sha256(sent));
+    // The first key exchange, then at least one per MiB each way.
+    expect(ssh.stderr().match(/SSH2_MSG_NEWKEYS received/g)?.length ?? 0).toBeGreaterThan(8);
   });
 });
