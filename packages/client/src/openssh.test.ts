@@ -340,6 +340,31 @@ describe('ftp policy and link loss through OpenSSH', () => {
     expect(received).toEqual(['for the FTP client only\n']);
   });
 
+  it('the SSH server killed under an upload: curl fails within seconds instead of waiting forever', async () => {
+    // The channel closes with the link, but curl keeps sending into its data connection. Before
+    // pipe.ts's linger nobody read or closed that socket: curl sat in TCP's zero-window probing.
+    const root = tempDir(c);
+    writeFileSync(join(root, 'big.bin'), randomBytes(24 * 1024 * 1024));
+    const ftp = await startFtpSrv(c, root);
+    const { lport, fwd } = await forwardFtp(ftp);
+    const started = Date.now();
+    const upload = curl([
+      '--limit-rate',
+      '2M',
+      '-T',
+      join(root, 'big.bin'),
+      `ftp://127.0.0.1:${lport}/up.bin`,
+    ]);
+    await new Promise((r) => setTimeout(r, 1500));
+    await sshd.stop();
+    const r = await upload;
+    const seconds = (Date.now() - started) / 1000;
+    expect(r.code, `curl: ${r.stderr}`).not.toBe(0);
+    expect(r.code, 'curl gave up on its own (--max-time): the data connection hung').not.toBe(28);
+    expect(seconds).toBeLessThan(15);
+    expect(fwd.child.exitCode).toBeNull();
+  });
+
   it('the SSH server killed mid-session: the FTP client sees 421; after restart a new session works', async () => {
     const root = tempDir(c);
     const file = randomBytes(256 * 1024);

@@ -8,13 +8,21 @@ export interface PipeStats {
 }
 
 /**
+ * Once one side has closed, how long the other may stay open after what it was given is flushed.
+ * An SSH link that dies under an upload closes the channel, but the FTP client keeps sending into
+ * a data socket nobody reads any more and would wait forever; a download's last bytes are in the
+ * kernel by then (closing does not drop them: the FTP client sends nothing on that connection).
+ */
+export const CLOSE_LINGER_MS = 5_000;
+
+/**
  * Joins two duplex streams both ways: backpressure as with `pipe`, plus, where one side is an ssh2
  * channel, from that channel's SSH socket (ssh2 ignores its write() return, so without this every
  * channel could queue its whole window there) and at 256 KiB held in the channel. Half-close is
  * preserved (the end of one side's reading ends the other side's writing, nothing more), an error
  * on either side destroys both. Resolves once both are closed; never rejects.
  */
-export function pipeBoth(a: Duplex, b: Duplex): Promise<PipeStats> {
+export function pipeBoth(a: Duplex, b: Duplex, lingerMs = CLOSE_LINGER_MS): Promise<PipeStats> {
   const stats: PipeStats = { bytesAtoB: 0, bytesBtoA: 0 };
   a.on('data', (d: Buffer) => {
     stats.bytesAtoB += d.length;
@@ -50,9 +58,34 @@ export function pipeBoth(a: Duplex, b: Duplex): Promise<PipeStats> {
       s.once('end', onDone);
       s.once('finish', onDone);
     }
-    once(a, 'close', onClose);
-    once(b, 'close', onClose);
+    once(a, 'close', () => {
+      onClose();
+      lingerThenDestroy(b, lingerMs);
+    });
+    once(b, 'close', () => {
+      onClose();
+      lingerThenDestroy(a, lingerMs);
+    });
   });
+}
+
+/**
+ * Ends `s` if nothing has (the other side went without an end), and destroys it `ms` after its
+ * writable side has finished, unless it closes by itself first.
+ */
+function lingerThenDestroy(s: Duplex, ms: number): void {
+  if (s.destroyed) return;
+  const arm = (): void => {
+    const t = setTimeout(() => s.destroy(), ms);
+    t.unref();
+    s.once('close', () => clearTimeout(t));
+  };
+  if (s.writableFinished) {
+    arm();
+    return;
+  }
+  s.once('finish', arm);
+  if (!s.writableEnded) s.end();
 }
 
 function once(s: Duplex, ev: string, fn: () => void): void {
