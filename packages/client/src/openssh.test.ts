@@ -365,6 +365,28 @@ describe('ftp policy and link loss through OpenSSH', () => {
     expect(fwd.child.exitCode).toBeNull();
   });
 
+  it('the SSH server killed under a download: curl sees the data connection reset, not a clean end', async () => {
+    // ssh2 ends a dead link's channels as if the server had finished; passed on as a FIN, a client
+    // that does not know the size would keep a truncated file. With the reset curl says so (56).
+    const root = tempDir(c);
+    writeFileSync(join(root, 'big.bin'), randomBytes(24 * 1024 * 1024));
+    const ftp = await startFtpSrv(c, root);
+    const { lport, fwd } = await forwardFtp(ftp);
+    const download = curl([
+      '--limit-rate',
+      '2M',
+      `ftp://127.0.0.1:${lport}/big.bin`,
+      '-o',
+      join(tempDir(c), 'cut.bin'),
+    ]);
+    await new Promise((r) => setTimeout(r, 1500));
+    await sshd.stop();
+    const r = await download;
+    expect(r.code, `curl: ${r.stderr}`).toBe(56);
+    expect(r.stderr).toMatch(/reset/i);
+    expect(fwd.child.exitCode).toBeNull();
+  });
+
   it('the SSH server killed mid-session: the FTP client sees 421; after restart a new session works', async () => {
     const root = tempDir(c);
     const file = randomBytes(256 * 1024);

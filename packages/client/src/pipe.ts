@@ -1,4 +1,4 @@
-import type { Duplex } from 'node:stream';
+import type { Duplex, Writable } from 'node:stream';
 import { CHANNEL_BUFFER_LIMIT, feed, noteBytesMoved } from '@ftpfwd/ftp-proxy';
 import { congestionOf } from './backpressure.js';
 
@@ -34,6 +34,8 @@ export function pipeBoth(a: Duplex, b: Duplex, lingerMs = CLOSE_LINGER_MS): Prom
   });
   const toB = congestionOf(b);
   const toA = congestionOf(a);
+  resetPeerOnLinkLoss(b, toB?.socket, a);
+  resetPeerOnLinkLoss(a, toA?.socket, b);
   feed(a, b, { congestion: toB, cap: CHANNEL_BUFFER_LIMIT, gather: toB?.socket ?? b });
   feed(b, a, { congestion: toA, cap: CHANNEL_BUFFER_LIMIT, gather: toA?.socket ?? a });
   return new Promise((resolve) => {
@@ -94,4 +96,23 @@ function once(s: Duplex, ev: string, fn: () => void): void {
     return;
   }
   s.once(ev, fn);
+}
+
+/**
+ * When the SSH link under `channel` dies, ssh2 ends and closes the channel as if the server had
+ * finished. Passed on as a clean end, a transfer cut short looks complete to `peer` (an FTP client
+ * that does not know the file's size keeps a truncated download). So if `sshSocket` is gone when
+ * the channel ends or closes, `peer` is reset (RST) instead; an EOF over a live link is left alone.
+ */
+function resetPeerOnLinkLoss(channel: Duplex, sshSocket: Writable | undefined, peer: Duplex): void {
+  if (!sshSocket) return;
+  const check = (): void => {
+    if (!sshSocket.destroyed || peer.destroyed) return;
+    const tcp = peer as Duplex & { resetAndDestroy?: () => unknown };
+    if (typeof tcp.resetAndDestroy === 'function') tcp.resetAndDestroy();
+    else peer.destroy();
+  };
+  // Ahead of feed()'s 'end' listener and pipeBoth's 'close' one, which would end `peer` cleanly.
+  channel.prependOnceListener('end', check);
+  channel.prependOnceListener('close', check);
 }

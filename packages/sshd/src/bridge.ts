@@ -32,7 +32,11 @@ export interface BridgeOptions {
 
 export interface Bridge {
   readonly stats: BridgeStats;
-  /** Close both sides now. */
+  /**
+   * Cut both sides now (the SSH connection is gone or being torn down). The TCP peer gets a reset,
+   * not a clean end: a transfer cut short must not look complete to it (an FTP server would store
+   * a truncated upload as a finished one).
+   */
   destroy(): void;
 }
 
@@ -109,7 +113,7 @@ export function bridge(channel: Channel, socket: Socket, opts: BridgeOptions = {
   return {
     stats,
     destroy(): void {
-      socket.destroy();
+      if (!socket.destroyed) socket.resetAndDestroy();
       channel.close();
     },
   };

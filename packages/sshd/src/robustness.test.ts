@@ -2,20 +2,20 @@
  * Limits and hostile clients: each misbehaving client ends only its own connection; limits refuse
  * what is beyond them and say so; GatewayPorts decides where remote listeners bind.
  */
-import { readFileSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
+import { createServer, connect as netConnect, type Socket } from 'node:net';
 import pino from 'pino';
+import type ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
-import ssh2 from 'ssh2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OPEN_FAILURE } from './connection.js';
-import { fingerprintOf, loadHostKey } from './host-keys.js';
+import { loadHostKey } from './host-keys.js';
 import { createSshServer } from './server.js';
 import {
   freePort,
   pubLine,
   Scope,
   sha256,
+  ssh2Client,
   sshKeygen,
   startEcho,
   startServer,
@@ -40,26 +40,8 @@ async function server(opts: Partial<SshServerOptions> = {}): Promise<TestServer>
   return startServer(scope, dir, { authorizedKeysText: pubLine(userKey), ...opts });
 }
 
-async function client(t: TestServer): Promise<ssh2.Client> {
-  const expected = loadHostKey(t.hostKeyPath).fingerprint;
-  const c = new ssh2.Client();
-  scope.add(() => {
-    c.end();
-  });
-  await new Promise<void>((resolve, reject) => {
-    c.once('ready', () => resolve());
-    c.once('error', reject);
-    c.connect({
-      host: '127.0.0.1',
-      port: t.port,
-      username: 'u',
-      privateKey: readFileSync(userKey),
-      hostVerifier: (key: Buffer) => fingerprintOf(key) === expected,
-    });
-  });
-  c.setNoDelay(true);
-  return c;
-}
+/** An ssh2 client logged in as `u`. */
+const client = (t: TestServer): Promise<ssh2.Client> => ssh2Client(scope, t, userKey, { username: 'u' });
 
 function open(c: ssh2.Client, port: number): Promise<ClientChannel | (Error & { reason?: number })> {
   return new Promise((resolve) =>
@@ -169,6 +151,48 @@ describe('hostile and broken clients', () => {
     expect(badHost).toBeInstanceOf(Error);
     expect(await new Promise((r) => c.forwardIn('127.0.0.1', 70000, (err) => r(err)))).toBeInstanceOf(Error);
     expect(await echoThrough(c, echo)).toBe(true);
+  });
+});
+
+describe('a client whose link dies', () => {
+  it("resets the target's connection instead of ending it cleanly: a cut stream must not look complete", async () => {
+    // What the target saw of its connection: a clean end (FIN) or a reset.
+    let seen: string | undefined;
+    let got = 0;
+    const accepted: Socket[] = [];
+    const target = createServer({ allowHalfOpen: true }, (s) => {
+      accepted.push(s);
+      s.on('data', (d: Buffer) => {
+        got += d.length;
+      });
+      s.on('end', () => {
+        seen ??= 'end';
+      });
+      s.on('error', (e: NodeJS.ErrnoException) => {
+        seen ??= e.code ?? e.message;
+      });
+    });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', () => r()));
+    scope.add(
+      () =>
+        new Promise<void>((r) => {
+          for (const s of accepted) s.destroy();
+          target.close(() => r());
+        }),
+    );
+    const targetPort = (target.address() as { port: number }).port;
+    const t = await server();
+    const c = await client(t);
+    c.on('error', () => {});
+    const ch = await open(c, targetPort);
+    if (ch instanceof Error) throw ch;
+    ch.on('error', () => {});
+    ch.write(Buffer.alloc(64 * 1024, 7));
+    await waitFor(() => (got >= 64 * 1024 ? true : undefined), 5_000);
+    // The link dies: no EOF, no CHANNEL_CLOSE, the TCP connection is just gone.
+    (c as unknown as { _sock: Socket })._sock.destroy();
+    await waitFor(() => seen, 5_000);
+    expect(seen).toBe('ECONNRESET');
   });
 });
 
