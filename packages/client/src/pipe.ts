@@ -9,9 +9,10 @@ export interface PipeStats {
 
 /**
  * Once one side has closed, how long the other may stay open after what it was given is flushed.
- * An SSH link that dies under an upload closes the channel, but the FTP client keeps sending into
- * a data socket nobody reads any more and would wait forever; a download's last bytes are in the
- * kernel by then (closing does not drop them: the FTP client sends nothing on that connection).
+ * When the channel closes under an upload (the server stopped taking it), the FTP client keeps
+ * sending into a data socket nobody reads any more and would wait forever. A download's last bytes
+ * are in the kernel by then, and closing does not drop them: the FTP client sends nothing on that
+ * connection. (A link that dies resets the socket at once, see resetPeerOnLinkLoss.)
  */
 export const CLOSE_LINGER_MS = 5_000;
 
