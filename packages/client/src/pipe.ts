@@ -1,5 +1,5 @@
-import type { Duplex, Writable } from 'node:stream';
-import { CHANNEL_BUFFER_LIMIT, feed, noteBytesMoved } from '@ftpfwd/ftp-proxy';
+import type { Duplex } from 'node:stream';
+import { CHANNEL_BUFFER_LIMIT, feed, noteBytesMoved, onLinkLoss, resetPeer } from '@ftpfwd/ftp-proxy';
 import { congestionOf } from './backpressure.js';
 
 export interface PipeStats {
@@ -12,7 +12,7 @@ export interface PipeStats {
  * When the channel closes under an upload (the server stopped taking it), the FTP client keeps
  * sending into a data socket nobody reads any more and would wait forever. A download's last bytes
  * are in the kernel by then, and closing does not drop them: the FTP client sends nothing on that
- * connection. (A link that dies resets the socket at once, see resetPeerOnLinkLoss.)
+ * connection. (A link that dies resets the socket at once: onLinkLoss.)
  */
 export const CLOSE_LINGER_MS = 5_000;
 
@@ -35,8 +35,9 @@ export function pipeBoth(a: Duplex, b: Duplex, lingerMs = CLOSE_LINGER_MS): Prom
   });
   const toB = congestionOf(b);
   const toA = congestionOf(a);
-  resetPeerOnLinkLoss(b, toB?.socket, a);
-  resetPeerOnLinkLoss(a, toA?.socket, b);
+  // A channel cut by its link dying resets the other side instead of ending it cleanly.
+  if (toB) onLinkLoss(b, toB.socket, () => resetPeer(a));
+  if (toA) onLinkLoss(a, toA.socket, () => resetPeer(b));
   feed(a, b, { congestion: toB, cap: CHANNEL_BUFFER_LIMIT, gather: toB?.socket ?? b });
   feed(b, a, { congestion: toA, cap: CHANNEL_BUFFER_LIMIT, gather: toA?.socket ?? a });
   return new Promise((resolve) => {
@@ -97,23 +98,4 @@ function once(s: Duplex, ev: string, fn: () => void): void {
     return;
   }
   s.once(ev, fn);
-}
-
-/**
- * When the SSH link under `channel` dies, ssh2 ends and closes the channel as if the server had
- * finished. Passed on as a clean end, a transfer cut short looks complete to `peer` (an FTP client
- * that does not know the file's size keeps a truncated download). So if `sshSocket` is gone when
- * the channel ends or closes, `peer` is reset (RST) instead; an EOF over a live link is left alone.
- */
-function resetPeerOnLinkLoss(channel: Duplex, sshSocket: Writable | undefined, peer: Duplex): void {
-  if (!sshSocket) return;
-  const check = (): void => {
-    if (!sshSocket.destroyed || peer.destroyed) return;
-    const tcp = peer as Duplex & { resetAndDestroy?: () => unknown };
-    if (typeof tcp.resetAndDestroy === 'function') tcp.resetAndDestroy();
-    else peer.destroy();
-  };
-  // Ahead of feed()'s 'end' listener and pipeBoth's 'close' one, which would end `peer` cleanly.
-  channel.prependOnceListener('end', check);
-  channel.prependOnceListener('close', check);
 }

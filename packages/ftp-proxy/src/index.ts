@@ -28,6 +28,7 @@ export {
   noteBytesMoved,
 } from './gc-pacing.js';
 export { contentLength, LineFramer, lineTerminator, lineText } from './line-framer.js';
+export { onLinkLoss, resetPeer } from './link-loss.js';
 export { ephemeralPortRange, listenPort, parsePortRangeFile, RANDOM_PORT_ATTEMPTS } from './listen-port.js';
 export { FtpObserver, type FtpObserverOptions, type ObserverEvent } from './observer.js';
 export {

@@ -9,6 +9,8 @@ import {
   feed,
   gatherWrites,
   noteBytesMoved,
+  onLinkLoss,
+  resetPeer,
   type SocketCongestion,
 } from '@ftpfwd/ftp-proxy';
 import type { Channel } from 'ssh2';
@@ -32,11 +34,7 @@ export interface BridgeOptions {
 
 export interface Bridge {
   readonly stats: BridgeStats;
-  /**
-   * Cut both sides now (the SSH connection is gone or being torn down). The TCP peer gets a reset,
-   * not a clean end: a transfer cut short must not look complete to it (an FTP server would store
-   * a truncated upload as a finished one).
-   */
+  /** Close both sides now. */
   destroy(): void;
 }
 
@@ -65,6 +63,8 @@ export function bridge(channel: Channel, socket: Socket, opts: BridgeOptions = {
     opts.onToClient?.(chunk);
   });
   // Client EOF ends the socket's write side (half-close towards the TCP peer).
+  // A channel cut by the SSH connection dying resets the TCP peer instead of ending it cleanly.
+  if (opts.congestion) onLinkLoss(channel, opts.congestion.socket, () => resetPeer(socket));
   channel.pipe(socket);
   // The other way round, pipe() would end() the channel, and ssh2's server channels answer end()
   // with EOF *and* CLOSE: whatever the client still had to send (an echo, an upload's reply) would
@@ -113,7 +113,7 @@ export function bridge(channel: Channel, socket: Socket, opts: BridgeOptions = {
   return {
     stats,
     destroy(): void {
-      if (!socket.destroyed) socket.resetAndDestroy();
+      socket.destroy();
       channel.close();
     },
   };
