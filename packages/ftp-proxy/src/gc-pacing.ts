@@ -93,6 +93,9 @@ function runPacedGc(): void {
   collect?.({ type: 'minor' });
 }
 
+/** How the CLIs' `FTPFWD_*` switches are turned off (lower-case, trimmed). */
+export const OFF_WORDS: ReadonlySet<string> = new Set(['0', 'off', 'false', 'no']);
+
 /**
  * `FTPFWD_GC_PACING` for the CLIs: unset → the default, `0`/`off` → off, else a size in MiB.
  * Returns the option to pass to enableGcPacing, or an error message for a value it cannot read.
@@ -100,7 +103,7 @@ function runPacedGc(): void {
 export function gcPacingFromEnv(value: string | undefined): GcPacingOptions | string {
   if (value === undefined || value.trim() === '') return {};
   const v = value.trim().toLowerCase();
-  if (v === '0' || v === 'off' || v === 'false' || v === 'no') return { everyBytes: 0 };
+  if (OFF_WORDS.has(v)) return { everyBytes: 0 };
   const mib = Number(v);
   if (!Number.isFinite(mib) || mib <= 0)
     return `FTPFWD_GC_PACING: expected a size in MiB (e.g. 4) or "off", got ${JSON.stringify(value)}`;

@@ -20,6 +20,7 @@
  * new ssh2 release) leaves ssh2 as it is. tools/bench/README.md has the measurements.
  */
 import { randomFillSync } from 'node:crypto';
+import { OFF_WORDS } from './gc-pacing.js';
 
 /** Bytes per slab: seven 32 KiB data packets. */
 export const PACKET_SLAB_BYTES = 256 * 1024;
@@ -64,7 +65,7 @@ let enabled = true;
 export function applyPacketPoolEnv(value: string | undefined): 'on' | 'off' | { error: string } {
   const v = value?.trim().toLowerCase() ?? '';
   if (v === '' || v === 'on' || v === '1' || v === 'true' || v === 'yes') enabled = true;
-  else if (v === 'off' || v === '0' || v === 'false' || v === 'no') enabled = false;
+  else if (OFF_WORDS.has(v)) enabled = false;
   else return { error: `FTPFWD_PACKET_POOL: expected "on" or "off", got ${JSON.stringify(value)}` };
   return enabled ? 'on' : 'off';
 }
