@@ -328,7 +328,7 @@ export class SshLink extends EventEmitter {
           }
           settled = true;
           c.setNoDelay(true);
-          poolOutgoingPackets((c as unknown as { _protocol?: unknown })._protocol);
+          poolOutgoingPackets(c);
           resolve(c);
         });
         /** The host key this connection verified (re-keys must show the same one). */

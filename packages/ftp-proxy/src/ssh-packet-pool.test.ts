@@ -21,15 +21,15 @@ function stockAlloc(payloadLen: number): Buffer {
   return packet;
 }
 
-/** A fresh class per test: the pool patches a class once per process. */
-function knownCipher() {
+/** An ssh2 connection stand-in with a fresh cipher class: the pool patches a class once per process. */
+function knownConnection() {
   // The class name is what the pool recognises.
   class AESGCMCipherBinding {
     allocPacket(payloadLen: number): Buffer {
       return stockAlloc(payloadLen);
     }
   }
-  return { _cipher: new AESGCMCipherBinding() as { allocPacket(n: number): Buffer } };
+  return { _protocol: { _cipher: new AESGCMCipherBinding() as { allocPacket(n: number): Buffer } } };
 }
 
 const DATA_PAYLOAD = 1 + 4 + 4 + 32768; // CHANNEL_DATA header + one full 32 KiB chunk
@@ -52,11 +52,11 @@ describe('AES-GCM packet layout', () => {
 
 describe('pooled outgoing packets', () => {
   it('patches the known class once; packets are adjacent slices of a 256 KiB slab with the stock header', () => {
-    const protocol = knownCipher();
-    expect(poolOutgoingPackets(protocol)).toBe('pooled');
-    expect(poolOutgoingPackets(protocol)).toBe('already-pooled');
-    const a = protocol._cipher.allocPacket(DATA_PAYLOAD);
-    const b = protocol._cipher.allocPacket(DATA_PAYLOAD);
+    const conn = knownConnection();
+    expect(poolOutgoingPackets(conn)).toBe('pooled');
+    expect(poolOutgoingPackets(conn)).toBe('already-pooled');
+    const a = conn._protocol._cipher.allocPacket(DATA_PAYLOAD);
+    const b = conn._protocol._cipher.allocPacket(DATA_PAYLOAD);
     expect(a.buffer.byteLength).toBe(PACKET_SLAB_BYTES);
     expect(b.buffer).toBe(a.buffer);
     expect(b.byteOffset).toBeGreaterThanOrEqual(a.byteOffset + a.length);
@@ -67,9 +67,9 @@ describe('pooled outgoing packets', () => {
   });
 
   it('starts a new slab when a packet does not fit, and never hands a region out twice', () => {
-    const protocol = knownCipher();
-    poolOutgoingPackets(protocol);
-    const packets = Array.from({ length: 20 }, () => protocol._cipher.allocPacket(DATA_PAYLOAD));
+    const conn = knownConnection();
+    poolOutgoingPackets(conn);
+    const packets = Array.from({ length: 20 }, () => conn._protocol._cipher.allocPacket(DATA_PAYLOAD));
     const slabs = new Set(packets.map((p) => p.buffer));
     expect(slabs.size).toBe(Math.ceil(20 / Math.floor(PACKET_SLAB_BYTES / (DATA_PAYLOAD + 32))));
     for (const slab of slabs) {
@@ -82,24 +82,24 @@ describe('pooled outgoing packets', () => {
   });
 
   it('keeps a slab per connection, and gives packets too big for a slab a Buffer of their own', () => {
-    const one = knownCipher();
+    const one = knownConnection();
     poolOutgoingPackets(one);
-    const Cls = Object.getPrototypeOf(one._cipher).constructor as new () => {
+    const Cls = Object.getPrototypeOf(one._protocol._cipher).constructor as new () => {
       allocPacket(n: number): Buffer;
     };
     const other = new Cls();
-    expect(one._cipher.allocPacket(100).buffer).not.toBe(other.allocPacket(100).buffer);
-    const big = one._cipher.allocPacket(PACKET_SLAB_BYTES);
+    expect(one._protocol._cipher.allocPacket(100).buffer).not.toBe(other.allocPacket(100).buffer);
+    const big = one._protocol._cipher.allocPacket(PACKET_SLAB_BYTES);
     expect(big.length).toBe(gcmPacketLayout(PACKET_SLAB_BYTES).packetLength + 16);
-    expect(big.buffer).not.toBe(one._cipher.allocPacket(100).buffer);
+    expect(big.buffer).not.toBe(one._protocol._cipher.allocPacket(100).buffer);
   });
 
   it('fills padding with fresh random bytes each time, across refills of the random pool', () => {
-    const protocol = knownCipher();
-    poolOutgoingPackets(protocol);
+    const conn = knownConnection();
+    poolOutgoingPackets(conn);
     const pads = new Set<string>();
     for (let i = 0; i < 2000; i++) {
-      const p = protocol._cipher.allocPacket(15); // 16 bytes of padding each: 32 000 in all
+      const p = conn._protocol._cipher.allocPacket(15); // 16 bytes of padding each: 32 000 in all
       expect(p[4]).toBe(16);
       pads.add(p.subarray(20, 36).toString('hex'));
     }
@@ -113,33 +113,35 @@ describe('pooled outgoing packets', () => {
         return stockAlloc(payloadLen + 16); // a different padding rule
       }
     }
-    const protocol = { _cipher: new AESGCMCipherBinding() };
+    const conn = { _protocol: { _cipher: new AESGCMCipherBinding() } };
     const before = AESGCMCipherBinding.prototype.allocPacket;
-    expect(poolOutgoingPackets(protocol)).toBe('layout-differs');
+    expect(poolOutgoingPackets(conn)).toBe('layout-differs');
     expect(AESGCMCipherBinding.prototype.allocPacket).toBe(before);
   });
 
-  it('leaves other ciphers, and a missing protocol, alone', () => {
+  it('leaves other ciphers, and a missing connection, alone', () => {
     class ChaChaPolyCipherBinding {
       allocPacket(payloadLen: number): Buffer {
         return stockAlloc(payloadLen);
       }
     }
-    expect(poolOutgoingPackets({ _cipher: new ChaChaPolyCipherBinding() })).toBe('unknown-cipher');
+    expect(poolOutgoingPackets({ _protocol: { _cipher: new ChaChaPolyCipherBinding() } })).toBe(
+      'unknown-cipher',
+    );
     expect(poolOutgoingPackets(undefined)).toBe('unknown-cipher');
     expect(poolOutgoingPackets({})).toBe('unknown-cipher');
   });
 
   it('FTPFWD_PACKET_POOL=off leaves ssh2 as it is; a value it cannot read is an error', () => {
     expect(applyPacketPoolEnv('off')).toBe('off');
-    const protocol = knownCipher();
-    const before = Object.getPrototypeOf(protocol._cipher).allocPacket;
-    expect(poolOutgoingPackets(protocol)).toBe('off');
-    expect(Object.getPrototypeOf(protocol._cipher).allocPacket).toBe(before);
+    const conn = knownConnection();
+    const before = Object.getPrototypeOf(conn._protocol._cipher).allocPacket;
+    expect(poolOutgoingPackets(conn)).toBe('off');
+    expect(Object.getPrototypeOf(conn._protocol._cipher).allocPacket).toBe(before);
     expect(applyPacketPoolEnv('maybe')).toEqual({
       error: 'FTPFWD_PACKET_POOL: expected "on" or "off", got "maybe"',
     });
     expect(applyPacketPoolEnv(' ON ')).toBe('on');
-    expect(poolOutgoingPackets(protocol)).toBe('pooled');
+    expect(poolOutgoingPackets(conn)).toBe('pooled');
   });
 });

@@ -130,13 +130,13 @@ function sameLayout(original: (payloadLen: number) => Buffer, cipher: CipherLike
 }
 
 /**
- * Pools outgoing packets for every connection whose cipher has the class of `protocol`'s current
- * one (ssh2's `Client#_protocol` / server `Connection#_protocol`, after the handshake). Patches
- * the class once per process; later calls report `already-pooled`.
+ * Pools outgoing packets for every connection whose cipher has the class of `connection`'s current
+ * one (an ssh2 `Client` or server `Connection`, after the handshake; its private `_protocol`
+ * holds the cipher). Patches the class once per process; later calls report `already-pooled`.
  */
-export function poolOutgoingPackets(protocol: unknown): PacketPoolResult {
+export function poolOutgoingPackets(connection: unknown): PacketPoolResult {
   if (!enabled) return 'off';
-  const cipher = (protocol as { _cipher?: CipherLike } | undefined)?._cipher;
+  const cipher = (connection as { _protocol?: { _cipher?: CipherLike } } | undefined)?._protocol?._cipher;
   if (!cipher || typeof cipher.allocPacket !== 'function') return 'unknown-cipher';
   const proto = Object.getPrototypeOf(cipher) as CipherPrototype | null;
   if (!proto || proto.constructor?.name !== KNOWN_CIPHER_CLASS) return 'unknown-cipher';

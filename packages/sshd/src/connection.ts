@@ -319,7 +319,7 @@ export class SshConnection {
 
   private onReady(): void {
     this.authenticated = true;
-    poolOutgoingPackets((this.client as unknown as { _protocol?: unknown } | undefined)?._protocol);
+    poolOutgoingPackets(this.client);
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.graceTimer = undefined;
     this.scheduleIdle();
