@@ -99,7 +99,8 @@ async function main() {
     );
   const machine = { ...(await machineFacts()), cipher };
   console.log(
-    `ftpfwd bench${opts.smoke ? ' (smoke)' : ''}: ${machine.nproc} cores, ${machine.cpu}, node ${machine.node}`,
+    `ftpfwd bench${opts.smoke ? ' (smoke)' : ''}: ${machine.nproc} cores, ${machine.cpu}, node ${machine.node}, ` +
+      `CPU counted from ${machine.cpuAccounting}`,
   );
   const dir = makeWorkDir();
   let ok = false;

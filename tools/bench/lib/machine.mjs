@@ -1,6 +1,7 @@
 // Facts about the machine a result came from, recorded next to every figure.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { cgroupKind } from './cpu-cgroup.mjs';
 import { run } from './procs.mjs';
 
 async function firstLine(cmd, args) {
@@ -25,6 +26,9 @@ export async function machineFacts() {
     openssh: await firstLine('ssh', ['-V']),
     // `dpkg-query -W vsftpd` prints "vsftpd<TAB>version".
     vsftpd: (await firstLine('dpkg-query', ['-W', 'vsftpd'])).replace(/\s+/, ' '),
+    // How each server's CPU is counted: exactly from a cgroup, or from /proc trees, which miss
+    // session processes re-parented to init (vsftpd's, most often).
+    cpuAccounting: cgroupKind() ?? '/proc trees (reaped children only)',
     loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
   };
 }

@@ -1,10 +1,10 @@
-// CPU accounting around one measured run: every contender process tree from /proc (reaped session
-// children included) plus the FTP clients the bench ran (its own reaped children).
-import { reapedChildrenCpuSeconds, sleep, treeCpuSeconds } from './procs.mjs';
+// CPU accounting around one measured run: every contender process with all it forked (its cgroup,
+// or its /proc tree with reaped children where cgroups cannot be made) plus the FTP clients the bench ran (its own reaped children).
+import { processCpuSeconds, reapedChildrenCpuSeconds, sleep } from './procs.mjs';
 
 export function cpuSnapshot(contender) {
   const procs = {};
-  for (const { role, proc } of contender.procs) procs[role] = treeCpuSeconds(proc.pid);
+  for (const { role, proc } of contender.procs) procs[role] = processCpuSeconds(proc);
   return { contender, procs, clients: reapedChildrenCpuSeconds() };
 }
 

@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { openSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
+import { cgroupCounter } from './cpu-cgroup.mjs';
 
 const started = new Set();
 /** Short-lived commands (curl, lftp) still running: killed too if the bench stops early. */
@@ -19,6 +20,12 @@ export function startProcess(name, cmd, args, { logFile, env, cwd } = {}) {
     cwd,
   });
   const proc = { name, cmd, args, logFile, child, pid: child.pid, exited: null };
+  // Before it can fork a session: everything it forks is then counted with it (cpu-cgroup.mjs).
+  if (child.pid)
+    proc.cgroup = cgroupCounter(
+      `ftpfwd-bench-${process.pid}-${started.size}-${name.replace(/[^\w-]/g, '_')}`,
+      child.pid,
+    );
   started.add(proc);
   child.on('exit', (code, signal) => {
     proc.exited = { code, signal };
@@ -59,6 +66,8 @@ export async function cleanup(graceMs = 2000) {
       process.kill(-p.pid, 'SIGKILL');
     } catch {}
   }
+  if ([...started].some((p) => p.cgroup)) await sleep(100); // the killed must be gone to remove their cgroups
+  for (const p of started) p.cgroup?.remove();
   started.clear();
   for (const fn of finalizers.splice(0)) {
     try {
@@ -175,10 +184,23 @@ export function processTree(root) {
 }
 
 /**
+ * CPU seconds used so far by a started process and all it forked: from its cgroup when it has one
+ * (exact, orphans included), else from its /proc tree (treeCpuSeconds).
+ */
+export function processCpuSeconds(proc) {
+  if (proc.cgroup) {
+    try {
+      return proc.cgroup.seconds();
+    } catch {}
+  }
+  return treeCpuSeconds(proc.pid);
+}
+
+/**
  * CPU seconds used so far by a process tree, reaped children included (cutime/cstime), so a session
  * process that exited and was reaped inside the tree keeps counting.
  */
-export function treeCpuSeconds(root) {
+function treeCpuSeconds(root) {
   const all = allProcesses();
   let ticks = 0;
   for (const pid of treeOf(root, all)) ticks += all.get(pid).ticks;
