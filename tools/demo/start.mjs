@@ -92,10 +92,13 @@ function sha256(file) {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
 
-/** Writes an OpenSSH key pair (private 0600 + .pub) made by ssh2, so no ssh-keygen is needed. */
+/**
+ * Writes an OpenSSH key pair (private 0600 + .pub), so no ssh-keygen is needed. ftpfwd-sshd's
+ * generateKeyPair, not ssh2's directly: ~0.5 % of ssh2's ed25519 pairs do not parse back.
+ */
 async function keyPair(path) {
-  const { utils } = (await import('ssh2')).default;
-  const keys = utils.generateKeyPairSync('ed25519', { comment: 'ftpfwd-demo' });
+  const { generateKeyPair } = await import('@ftpfwd/sshd');
+  const keys = generateKeyPair('ed25519', 'ftpfwd-demo');
   writeFileSync(path, keys.private, { mode: 0o600 });
   chmodSync(path, 0o600);
   writeFileSync(`${path}.pub`, `${keys.public}\n`);

@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { CHANNEL_BUFFER_LIMIT, SSH_SOCKET_LIMIT } from '@ftpfwd/ftp-proxy';
+import { generateKeyPair } from '@ftpfwd/sshd';
 import ssh2, { type ClientChannel } from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { congestionOf } from './backpressure.js';
@@ -37,7 +38,7 @@ describe('pipeBoth backpressure from the SSH socket', () => {
     const payload = randomBytes(PER_CHANNEL);
 
     // The SSH server: keeps what each direct-tcpip channel carries.
-    const hostKey = ssh2.utils.generateKeyPairSync('ed25519').private;
+    const hostKey = generateKeyPair('ed25519').private;
     const parsed = ssh2.utils.parseKey(hostKey);
     if (parsed instanceof Error) throw parsed;
     const hostPublic = parsed.getPublicSSH();

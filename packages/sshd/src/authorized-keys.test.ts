@@ -2,11 +2,13 @@ import fc from 'fast-check';
 import ssh2 from 'ssh2';
 import { describe, expect, it } from 'vitest';
 import { parseAuthorizedKeys, splitOptions } from './authorized-keys.js';
+import { generateKeyPair } from './host-keys.js';
 import { matchPermitListen, matchPermitOpen } from './policy.js';
 
-const ed = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'alice@laptop' }).public.trim();
-const ec = ssh2.utils.generateKeyPairSync('ecdsa', { bits: 256, comment: 'bob' }).public.trim();
-const rsa = ssh2.utils.generateKeyPairSync('rsa', { bits: 2048 }).public.trim();
+// Pairs checked to parse back: ssh2 alone makes a malformed ed25519 pair ~0.5 % of the time.
+const ed = generateKeyPair('ed25519', 'alice@laptop').public.trim();
+const ec = generateKeyPair('ecdsa', 'bob').public.trim();
+const rsa = generateKeyPair('rsa', 'carol').public.trim();
 const bare = (line: string): string => line.split(' ').slice(0, 2).join(' ');
 
 describe('parseAuthorizedKeys', () => {

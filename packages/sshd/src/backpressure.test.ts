@@ -9,6 +9,7 @@ import { CHANNEL_BUFFER_LIMIT, SocketCongestion, SSH_SOCKET_LIMIT } from '@ftpfw
 import ssh2, { type ClientChannel } from 'ssh2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bridge } from './bridge.js';
+import { generateKeyPair } from './host-keys.js';
 import { Scope, waitFor } from './test-support/harness.js';
 
 const CHANNELS = 32;
@@ -42,7 +43,7 @@ describe('bridge backpressure from the SSH socket', () => {
     const channels: ssh2.ServerChannel[] = [];
     let serverSock: Socket | undefined;
     let congestion: SocketCongestion | undefined;
-    const hostKey = ssh2.utils.generateKeyPairSync('ed25519').private;
+    const hostKey = generateKeyPair('ed25519').private;
     const parsed = ssh2.utils.parseKey(hostKey);
     if (parsed instanceof Error) throw parsed;
     const hostPublic = parsed.getPublicSSH();

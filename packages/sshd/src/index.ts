@@ -12,8 +12,10 @@ export { FtpPermitTable } from './ftp-permits.js';
 export {
   defaultStateDir,
   fingerprintOf,
+  generateKeyPair,
   type HostKey,
   type KeyKind,
+  type KeyPairText,
   loadHostKey,
   loadOrCreateStateKey,
   parseHostKey,
