@@ -68,6 +68,8 @@ const SSHD_KEYS = {
   'limits.drainTimeout': 'on SIGTERM, how long open channels may finish; default 10',
   'limits.ftpPermitTimeout': 'an unused FTP data-channel permit expires after this; default 60',
   'limits.maxFtpPermitsPerControl': 'unused permits per FTP control channel at once; default 4',
+  'limits.rekeyLimit':
+    "OpenSSH `RekeyLimit`: `BYTES [SECONDS]` (`1G 1h`, `default 30m`); the server starts a key exchange after that much data one way or that much time, whichever side started the last; default `default none` (the cipher's bound: 64 GiB for AES, 1 GiB for chacha20)",
   backoff: 'per-source back-off after failed logins',
   'backoff.threshold':
     'failed connections from one address within `window` before it is blocked; 0 = off; default 10',
@@ -114,6 +116,8 @@ const SSHD_EVENTS = {
   close: 'a connection ended: user, `bytesFromClient`, `bytesToClient`, `durationMs`',
   'client-error': '(debug) a connection’s protocol or socket error',
   'idle-timeout': 'a connection closed after `idleTimeout`',
+  'rekey-start': '(debug) a key exchange started because `limits.rekeyLimit` was reached, with the `reason`',
+  rekey: '(debug) a key exchange after the first one finished (started by either side)',
   'internal-error':
     'an exception while handling one connection; that connection is closed, the server goes on',
   signal: 'SIGTERM/SIGINT received',
@@ -139,7 +143,9 @@ const CLIENT_FIELDS = {
   expected: 'a refused data connection: the address that was expected',
   got: 'a refused data connection: the address that came',
   err: 'the error, one line',
-  reason: 'why a data channel or FTP command was refused or failed',
+  reason:
+    'why a data channel or FTP command was refused or failed; (debug) why a re-key started (RekeyLimit)',
+  cipher: '(debug) the cipher chosen by a re-key',
   reply: 'the FTP reply sent to the client instead',
   direction: 'which side of the FTP control stream did not parse',
   peer: 'the connecting peer of a forwarded TCP connection',

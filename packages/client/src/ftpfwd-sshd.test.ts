@@ -94,6 +94,43 @@ describe('ftpfwd against ftpfwd-sshd', () => {
     expect(fwd.child.exitCode).toBeNull();
   });
 
+  it('-o RekeyLimit=1M: ssh2 at both ends re-keys under a 32 MiB upload and download, bytes intact', async () => {
+    const root = tempDir(c);
+    const file = randomBytes(32 * 1024 * 1024 + 5);
+    writeFileSync(join(root, 'file.bin'), file);
+    const ftp = await startFtpSrv(c, root);
+    const sshd = await startFtpfwdSshd(c);
+    const lport = await freePort();
+    const mport = await freePort();
+    const fwd = startFtpfwd(
+      c,
+      [
+        ...baseArgs(sshd),
+        '-o',
+        'RekeyLimit=1M',
+        '--metrics',
+        `127.0.0.1:${mport}`,
+        '-L',
+        `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`,
+        'tester@127.0.0.1',
+      ],
+      cleanEnv(home),
+    );
+    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    const up = await curl(['-T', join(root, 'file.bin'), `ftp://127.0.0.1:${lport}/up.bin`]);
+    expect(up.code, `upload: ${up.stderr}`).toBe(0);
+    expect(sha256File(join(root, 'up.bin'))).toBe(sha256(file));
+    const down = join(tempDir(c), 'down.bin');
+    const r = await curl([`ftp://127.0.0.1:${lport}/file.bin`, '-o', down]);
+    expect(r.code, `download: ${r.stderr}`).toBe(0);
+    expect(sha256File(down)).toBe(sha256(file));
+    const m = (await run('curl', ['-sS', `http://127.0.0.1:${mport}/metrics`])).stdout.toString();
+    // About one per MiB each way; data keeps flowing (queued) while each exchange runs.
+    expect(Number(/^ftpfwd_ssh_rekeys_total (\d+)/m.exec(m)?.[1])).toBeGreaterThanOrEqual(16);
+    expect(fwd.output()).not.toMatch(/lost/);
+    expect(fwd.child.exitCode).toBeNull();
+  });
+
   it('-R ftp/ in all four modes', async () => {
     const root = tempDir(c);
     const file = randomBytes(1024 * 1024 + 1);

@@ -66,6 +66,7 @@ export function tunnelOptionsOf(plan: CliPlan, logger: Logger, metrics: Metrics)
     connectTimeoutMs: s.connectTimeout !== undefined ? s.connectTimeout * 1000 : 30_000,
     serverAliveIntervalMs: (s.serverAliveInterval ?? 0) * 1000,
     serverAliveCountMax: s.serverAliveCountMax ?? 3,
+    rekeyLimit: s.rekeyLimit ?? {},
     gatewayPorts: s.gatewayPorts ?? false,
     passwordAuthentication: s.passwordAuthentication ?? true,
     kbdInteractiveAuthentication: s.kbdInteractiveAuthentication ?? true,

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
-import { poolOutgoingPackets } from '@ftpfwd/ftp-proxy';
+import { enforceRekeyLimit, poolOutgoingPackets, type RekeyLimit } from '@ftpfwd/ftp-proxy';
 import ssh2, { type ClientChannel, type TcpConnectionDetails } from 'ssh2';
 import { type AuthOptions, createAuth } from './auth.js';
 import { FtpfwdError, isPermanent, oneLine } from './errors.js';
@@ -20,6 +20,8 @@ export interface LinkOptions {
   connectTimeoutMs: number;
   keepaliveIntervalMs: number;
   keepaliveCountMax: number;
+  /** When to start a new key exchange (OpenSSH's RekeyLimit); `{}`: the cipher's bound only. */
+  rekeyLimit?: RekeyLimit;
   /** Reconnect after a drop; capped exponential back-off with jitter. */
   reconnect: boolean;
   reconnectInitialDelayMs?: number;
@@ -44,7 +46,8 @@ export function backoffDelay(n: number, baseMs: number, capMs: number, random = 
  * `openDirect` / `listenRemote` and hear `up` / `down`; `fatal` means it gave up (host key, or the
  * first connection failed).
  *
- * Events: 'up' (client), 'down' (reason: Error), 'reconnecting' (attempt, delayMs), 'fatal' (Error).
+ * Events: 'up' (client), 'down' (reason: Error), 'reconnecting' (attempt, delayMs), 'fatal' (Error),
+ * 'rekeyed' after each key exchange past the first (started by either side).
  */
 export class SshLink extends EventEmitter {
   private client: SshClient | undefined;
@@ -210,6 +213,22 @@ export class SshLink extends EventEmitter {
     for (const w of [...this.upWaiters]) w();
   }
 
+  /**
+   * Keeps the connection's keys within RekeyLimit: ssh2 never starts a key exchange by itself,
+   * and a tunnel can stay up for weeks. (A re-key's host key is checked in connectOnce.)
+   */
+  private renewKeys(c: SshClient, sock: Socket, cipher: string): void {
+    const protocol = (c as unknown as { _protocol: { rekey(): void } })._protocol;
+    enforceRekeyLimit(c, sock, this.opts.rekeyLimit ?? {}, cipher, (reason) => {
+      this.opts.logger.debug({ reason }, 'SSH re-key started');
+      protocol.rekey();
+    });
+    c.on('handshake', (negotiated: ssh2.NegotiatedAlgorithms) => {
+      this.opts.logger.debug({ cipher: negotiated.cs.cipher }, 'SSH keys renewed');
+      if (this.client === c) this.emit('rekeyed');
+    });
+  }
+
   private scheduleReconnect(): void {
     if (!this.opts.reconnect || this.closing) {
       if (!this.closing) this.emit('fatal', new FtpfwdError('link-down', `SSH link to ${this.label} lost`));
@@ -321,6 +340,10 @@ export class SshLink extends EventEmitter {
             ),
           );
         });
+        let cipher = '';
+        c.once('handshake', (negotiated: ssh2.NegotiatedAlgorithms) => {
+          cipher = negotiated.cs.cipher;
+        });
         c.on('ready', () => {
           if (settled) {
             c.end();
@@ -329,6 +352,7 @@ export class SshLink extends EventEmitter {
           settled = true;
           c.setNoDelay(true);
           poolOutgoingPackets(c);
+          this.renewKeys(c, sock, cipher);
           resolve(c);
         });
         /** The host key this connection verified (re-keys must show the same one). */

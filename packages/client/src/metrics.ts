@@ -39,6 +39,11 @@ export class Metrics {
     help: 'Successful SSH reconnects after a dropped link',
     registers: [this.registry],
   });
+  readonly rekeys = new Counter({
+    name: 'ftpfwd_ssh_rekeys_total',
+    help: 'SSH key exchanges after the first one (RekeyLimit, or started by the server)',
+    registers: [this.registry],
+  });
   readonly linkUp = new Gauge({
     name: 'ftpfwd_link_up',
     help: '1 while the SSH connection is up',

@@ -194,6 +194,47 @@ describe('re-keying with OpenSSH', () => {
     expect(fwd.output()).not.toMatch(/lost/);
     expect(fwd.child.exitCode).toBeNull();
   });
+
+  it('-o RekeyLimit=1M: ftpfwd starts the re-keys itself; 8 MiB up and down intact, each counted', async () => {
+    // This sshd never starts one (no RekeyLimit of its own, and AES-GCM's own bound is 64 GiB):
+    // every key exchange after the first is ftpfwd's.
+    sshd = await startOpenSshd(c, ['LogLevel DEBUG1']);
+    const root = tempDir(c);
+    const file = randomBytes(8 * 1024 * 1024 + 5);
+    writeFileSync(join(root, 'file.bin'), file);
+    const ftp = await startFtpSrv(c, root);
+    const mport = await freePort();
+    const { lport, fwd } = await forwardFtp(ftp, ['-o', 'RekeyLimit=1M', '--metrics', `127.0.0.1:${mport}`]);
+    const out = tempDir(c);
+    const up = await curl(['-T', join(root, 'file.bin'), `ftp://127.0.0.1:${lport}/up.bin`]);
+    expect(up.code, `upload: ${up.stderr}`).toBe(0);
+    expect(sha256File(join(root, 'up.bin'))).toBe(sha256(file));
+    const r = await curl([`ftp://127.0.0.1:${lport}/file.bin`, '-o', join(out, 'down.bin')]);
+    expect(r.code, `download: ${r.stderr}`).toBe(0);
+    expect(sha256File(join(out, 'down.bin'))).toBe(sha256(file));
+    const m = (await run('curl', ['-sS', `http://127.0.0.1:${mport}/metrics`])).stdout.toString();
+    const rekeys = Number(/^ftpfwd_ssh_rekeys_total (\d+)/m.exec(m)?.[1]);
+    // 8 MiB each way at one re-key per MiB or so (the counts are looked at every MiB moved).
+    expect(rekeys).toBeGreaterThanOrEqual(6);
+    // The first exchange, then ftpfwd's (the last one's log line may still be on its way).
+    const newkeys = sshd.log().match(/SSH2_MSG_NEWKEYS received/g)?.length ?? 0;
+    expect(newkeys).toBeGreaterThanOrEqual(rekeys);
+    expect(newkeys).toBeLessThanOrEqual(rekeys + 2);
+    expect(sshd.log()).not.toMatch(/Bad packet length|Connection corrupted/);
+    expect(fwd.output()).not.toMatch(/lost/);
+  });
+
+  it('-o "RekeyLimit default 1": new keys every second on an idle link', async () => {
+    sshd = await startOpenSshd(c, ['LogLevel DEBUG1']);
+    const ftp = await startFtpSrv(c, tempDir(c));
+    const mport = await freePort();
+    await forwardFtp(ftp, ['-o', 'RekeyLimit default 1', '--metrics', `127.0.0.1:${mport}`]);
+    await new Promise((r) => setTimeout(r, 3500));
+    const m = (await run('curl', ['-sS', `http://127.0.0.1:${mport}/metrics`])).stdout.toString();
+    const rekeys = Number(/^ftpfwd_ssh_rekeys_total (\d+)/m.exec(m)?.[1]);
+    expect(rekeys).toBeGreaterThanOrEqual(2);
+    expect(rekeys).toBeLessThanOrEqual(4);
+  });
 });
 
 describe('remote ftp forwarding through OpenSSH', () => {

@@ -32,6 +32,15 @@ describe('-o options', () => {
     expect(() => applyOption(emptySshOptions(), 'StrictHostKeyChecking', 'sometimes', '-o')).toThrow(
       /expected yes, accept-new, no or ask/,
     );
+    expect(() => applyOption(emptySshOptions(), 'RekeyLimit', '1G whenever', '-o')).toThrow(
+      /-o: RekeyLimit: expected a time such as 3600, 30m or 1h.*got "whenever"/,
+    );
+  });
+  it('RekeyLimit as OpenSSH writes it, from -o or an ssh_config line', () => {
+    const o = emptySshOptions();
+    applyOption(o, 'rekeylimit', '512M 1h', '-o', dir);
+    applyOption(o, 'RekeyLimit', '1G', 'config', dir);
+    expect(o.rekeyLimit).toEqual({ bytes: 512 * 2 ** 20, seconds: 3600 });
   });
 });
 

@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
+import { parseRekeyLimit, type RekeyLimit } from '@ftpfwd/ftp-proxy';
 import { FtpfwdError } from './errors.js';
 import { type ForwardSpec, parseForwardSpec } from './forward-spec.js';
 
@@ -24,6 +25,7 @@ export interface SshOptions {
   connectTimeout?: number;
   serverAliveInterval?: number;
   serverAliveCountMax?: number;
+  rekeyLimit?: RekeyLimit;
   exitOnForwardFailure?: boolean;
   gatewayPorts?: boolean;
   passwordAuthentication?: boolean;
@@ -54,6 +56,7 @@ const KEYS = new Map(
     'ConnectTimeout',
     'ServerAliveInterval',
     'ServerAliveCountMax',
+    'RekeyLimit',
     'ExitOnForwardFailure',
     'GatewayPorts',
     'PasswordAuthentication',
@@ -172,6 +175,13 @@ export function applyOption(
         break;
       case 'ServerAliveCountMax':
         set('serverAliveCountMax', uint(key, v, 0, 1000));
+        break;
+      case 'RekeyLimit':
+        try {
+          set('rekeyLimit', parseRekeyLimit(v));
+        } catch (err) {
+          throw new FtpfwdError('config', `${key}: ${(err as Error).message}`);
+        }
         break;
       case 'ExitOnForwardFailure':
         set('exitOnForwardFailure', yesNo(key, v));

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { homedir } from 'node:os';
+import type { RekeyLimit } from '@ftpfwd/ftp-proxy';
 import type { ForwardContext, FtpDataOptions } from './context.js';
 import { FtpfwdError, oneLine } from './errors.js';
 import { type ForwardDirection, type ForwardSpec, parseForwardSpec } from './forward-spec.js';
@@ -31,6 +32,8 @@ export interface TunnelOptions {
   connectTimeoutMs?: number;
   serverAliveIntervalMs?: number;
   serverAliveCountMax?: number;
+  /** New keys after this much data or time (OpenSSH's RekeyLimit); default: the cipher's bound only. */
+  rekeyLimit?: RekeyLimit;
   /** Reconnect when the link drops (default true). */
   reconnect?: boolean;
   reconnectInitialDelayMs?: number;
@@ -86,6 +89,7 @@ export class Tunnel extends EventEmitter {
       ctx.logger.info({ attempt, delay_ms: delay }, `reconnecting to ${link.label}`),
     );
     link.on('fatal', (err: Error) => this.emit('fatal', err));
+    link.on('rekeyed', () => ctx.metrics.rekeys.inc());
   }
 
   /** `via host:port`, for startup lines. */
@@ -209,6 +213,7 @@ export async function connect(opts: TunnelOptions): Promise<Tunnel> {
     connectTimeoutMs: opts.connectTimeoutMs ?? 30_000,
     keepaliveIntervalMs: opts.serverAliveIntervalMs ?? 0,
     keepaliveCountMax: opts.serverAliveCountMax ?? 3,
+    rekeyLimit: opts.rekeyLimit ?? {},
     reconnect: opts.reconnect ?? true,
     reconnectInitialDelayMs: opts.reconnectInitialDelayMs,
     reconnectMaxDelayMs: opts.reconnectMaxDelayMs,

@@ -38,6 +38,17 @@ export {
   pipeFtpSession,
 } from './pipe.js';
 export {
+  defaultRekeyBytes,
+  enforceRekeyLimit,
+  type KeyUse,
+  parseRekeyLimit,
+  parseTime,
+  REKEY_LIMIT_SYNTAX,
+  type RekeyingConnection,
+  type RekeyLimit,
+  rekeyReason,
+} from './rekey-limit.js';
+export {
   formatEpsvReply,
   formatPasvReply,
   isAuthFeatureLine,

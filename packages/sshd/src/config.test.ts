@@ -70,6 +70,19 @@ describe('config file', () => {
     expect(() => parseConfig({ gatewayPorts: 'maybe' })).toThrow(/gatewayPorts/);
   });
 
+  it("limits.rekeyLimit in OpenSSH's RekeyLimit syntax; a bad one is refused at load, named", () => {
+    expect(parseConfig({ limits: { rekeyLimit: '1G 1h' } }).limits?.rekeyLimit).toEqual({
+      bytes: 2 ** 30,
+      seconds: 3600,
+    });
+    expect(parseConfig({ limits: { rekeyLimit: 'default 30m' } }).limits?.rekeyLimit).toEqual({
+      seconds: 1800,
+    });
+    expect(() => parseConfig({ limits: { rekeyLimit: '1G sometimes' } }, 'cfg')).toThrow(
+      /limits\.rekeyLimit.*expected a time such as 3600, 30m or 1h.*got "sometimes"/,
+    );
+  });
+
   it('says when the file is not valid YAML or JSON', () => {
     const path = join(dir, 'broken.json');
     writeFileSync(path, '{ "listen": ');

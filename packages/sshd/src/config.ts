@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
+import { parseRekeyLimit } from '@ftpfwd/ftp-proxy';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { SshdError } from './errors.js';
@@ -17,6 +18,16 @@ const gatewayPorts = z
 const allowTcpForwarding = z
   .union([z.boolean(), z.enum(['yes', 'no', 'local', 'remote'])])
   .transform((v) => (v === true ? 'yes' : v === false ? 'no' : v));
+
+// Checked here so a bad value is refused at load, with the key's name, like every other key.
+const rekeyLimit = z.string().transform((text, ctx) => {
+  try {
+    return parseRekeyLimit(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
 
 const userSchema = z.strictObject({
   /** authorized_keys file for this user. */
@@ -52,6 +63,8 @@ export const configSchema = z.strictObject({
       drainTimeout: seconds.optional(),
       ftpPermitTimeout: z.number().positive().optional(),
       maxFtpPermitsPerControl: z.number().int().positive().optional(),
+      /** OpenSSH's RekeyLimit syntax: "1G 1h", "default 30m", "512M". */
+      rekeyLimit: rekeyLimit.optional(),
     })
     .optional(),
   backoff: z

@@ -4,6 +4,7 @@
  */
 import { createServer, type Server as NetServer, connect as netConnect, type Socket } from 'node:net';
 import {
+  enforceRekeyLimit,
   FtpObserver,
   listenPort,
   type ObserverEvent,
@@ -141,6 +142,8 @@ export class SshConnection {
   private idleTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private draining = false;
+  /** The cipher the first key exchange chose (RekeyLimit's default depends on it). */
+  private cipher = '';
   private readonly closeWaiters: (() => void)[] = [];
 
   constructor(deps: ConnectionDeps) {
@@ -175,6 +178,10 @@ export class SshConnection {
       this.log.debug({ event: 'client-error', err: err.message, level: err.level }, 'connection error');
     });
     c.on('authentication', (ctx) => this.onAuth(ctx));
+    c.once('handshake', (negotiated) => {
+      this.cipher = negotiated.cs.cipher;
+    });
+    c.on('rekey', () => this.log.debug({ event: 'rekey' }, 'SSH keys renewed'));
     c.on('ready', () => this.onReady());
     c.on('session', (_accept: AcceptConnection, reject: RejectConnection) => {
       this.touch();
@@ -320,6 +327,13 @@ export class SshConnection {
   private onReady(): void {
     this.authenticated = true;
     poolOutgoingPackets(this.client);
+    const client = this.client!;
+    // ssh2 never starts a key exchange by itself; a client that does not either would otherwise
+    // keep its first keys for the life of the connection.
+    enforceRekeyLimit(client, this.socket, this.opts.limits.rekeyLimit, this.cipher, (reason) => {
+      this.log.debug({ event: 'rekey-start', reason }, 'SSH re-key started');
+      client.rekey();
+    });
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.graceTimer = undefined;
     this.scheduleIdle();

@@ -9,9 +9,8 @@ import type ssh2 from 'ssh2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   echoRoundTrip,
-  freePort,
+  echoThroughSsh,
   pubLine,
-  runSsh,
   Scope,
   sha256,
   ssh2Client,
@@ -19,7 +18,6 @@ import {
   startEcho,
   startServer,
   tempDir,
-  waitForPort,
 } from './test-support/harness.js';
 
 /** The cipher the pool knows, asked for explicitly (it is also ssh2's and OpenSSH's first choice). */
@@ -74,33 +72,18 @@ describe('pooled outgoing packets on ssh2 as installed', () => {
   });
 
   it("OpenSSH's ssh reads the server's pooled packets: 8 MiB through -L and back, intact, across re-keys", async () => {
-    const echo = await startEcho(scope);
     const t = await startServer(scope, dir, { authorizedKeysText: pubLine(userKey) });
     const probe = await ssh2Client(scope, t, userKey, GCM);
     const cipher = (probe as unknown as { _protocol: { _cipher: CipherLike } })._protocol._cipher;
     expect(cipher.allocPacket(1000).buffer.byteLength).toBe(PACKET_SLAB_BYTES);
-    const local = await freePort();
-    const ssh = runSsh(
-      scope,
-      t,
-      [
-        '-v',
-        '-N',
-        '-o',
-        'ExitOnForwardFailure=yes',
-        '-o',
-        'Ciphers=aes128-gcm@openssh.com',
-        // A new key exchange every MiB: ssh2 queues packets during each one and re-allocates them
-        // from the new cipher's slab afterwards.
-        '-o',
-        'RekeyLimit=1M',
-        '-L',
-        `127.0.0.1:${local}:127.0.0.1:${echo}`,
-        'anyone@127.0.0.1',
-      ],
-      { identity: userKey },
-    );
-    await waitForPort(local);
+    const { local, ssh } = await echoThroughSsh(scope, t, userKey, [
+      '-o',
+      'Ciphers=aes128-gcm@openssh.com',
+      // A new key exchange every MiB: ssh2 queues packets during each one and re-allocates them
+      // from the new cipher's slab afterwards.
+      '-o',
+      'RekeyLimit=1M',
+    ]);
     const { sent, got } = await echoRoundTrip(local, 8 << 20);
     expect(sha256(got)).toBe(sha256(sent));
     // The first key exchange, then at least one per MiB each way.

@@ -109,6 +109,7 @@ function limitsFrom(cfg: ConfigFile): Partial<Limits> {
     drainTimeoutMs: sec(l.drainTimeout),
     ftpPermitTimeoutMs: sec(l.ftpPermitTimeout),
     maxFtpPermitsPerControl: l.maxFtpPermitsPerControl,
+    rekeyLimit: l.rekeyLimit,
   };
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as Partial<Limits>;
 }

@@ -1,4 +1,5 @@
 /** Options, limits and events of the SSH server (library API). */
+import type { RekeyLimit } from '@ftpfwd/ftp-proxy';
 import type { Logger } from 'pino';
 import type { AuthorizedKey } from './authorized-keys.js';
 import type { BackoffOptions } from './backoff.js';
@@ -43,6 +44,11 @@ export interface Limits {
   ftpPermitTimeoutMs: number;
   /** Unused FTP data permits one control channel may hold at once. */
   maxFtpPermitsPerControl: number;
+  /**
+   * New keys after this many bytes one way or this much time (OpenSSH's RekeyLimit), whichever
+   * side started the last exchange; `{}`: the cipher's own bound (64 GiB for AES), no time limit.
+   */
+  rekeyLimit: RekeyLimit;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -57,6 +63,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   drainTimeoutMs: 10_000,
   ftpPermitTimeoutMs: 60_000,
   maxFtpPermitsPerControl: 4,
+  rekeyLimit: {},
 });
 
 export interface SshServerOptions {

@@ -212,6 +212,37 @@ export async function startEcho(scope: Scope): Promise<number> {
   return typeof addr === 'object' && addr ? addr.port : 0;
 }
 
+/**
+ * OpenSSH's `ssh -v -N -L` through a test server to a fresh echo server, with `options` (`-o …`)
+ * before the forward; resolves once the local port listens. `ssh.stderr()` holds ssh's debug lines.
+ */
+export async function echoThroughSsh(
+  scope: Scope,
+  t: TestServer,
+  userKey: string,
+  options: string[] = [],
+): Promise<{ local: number; ssh: SshRun }> {
+  const echo = await startEcho(scope);
+  const local = await freePort();
+  const ssh = runSsh(
+    scope,
+    t,
+    [
+      '-v',
+      '-N',
+      '-o',
+      'ExitOnForwardFailure=yes',
+      ...options,
+      '-L',
+      `127.0.0.1:${local}:127.0.0.1:${echo}`,
+      'anyone@127.0.0.1',
+    ],
+    { identity: userKey },
+  );
+  await waitForPort(local);
+  return { local, ssh };
+}
+
 export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 /**
