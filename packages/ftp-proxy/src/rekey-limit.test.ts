@@ -137,6 +137,21 @@ describe('enforceRekeyLimit', () => {
     expect(sock.listenerCount('data')).toBe(0);
   });
 
+  it('a timer that fires before the wall clock says the time is up looks again, and then re-keys', () => {
+    vi.useFakeTimers();
+    const sock = new FakeSocket();
+    const conn = new EventEmitter();
+    let asked = 0;
+    enforceRekeyLimit(conn, sock as unknown as Socket, { seconds: 60 }, 'aes128-gcm', () => {
+      asked++;
+    });
+    vi.setSystemTime(Date.now() - 5); // the wall clock lags the timers by 5 ms
+    vi.advanceTimersByTime(60_000);
+    expect(asked).toBe(0);
+    vi.advanceTimersByTime(10);
+    expect(asked).toBe(1);
+  });
+
   it("takes the cipher's bound from each exchange: chacha20 after 1 GiB with no limit set", () => {
     const sock = new FakeSocket();
     const conn = new EventEmitter();

@@ -143,8 +143,14 @@ export function enforceRekeyLimit(
   const armTimer = (): void => {
     clearTimeout(timer);
     if (limit.seconds === undefined) return;
-    timer = setTimeout(check, limit.seconds * 1000);
+    const left = limit.seconds * 1000 - (Date.now() - since);
+    timer = setTimeout(onTimer, Math.max(left, 10));
     timer.unref();
+  };
+  // A timer may fire a moment before the wall clock says the time is up: look again then.
+  const onTimer = (): void => {
+    check();
+    if (!pending && !sock.destroyed) armTimer();
   };
   const onData = (): void => {
     const moved = sock.bytesRead - baseIn + (sock.bytesWritten - baseOut);
