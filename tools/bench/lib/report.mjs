@@ -51,23 +51,39 @@ export function scenarioTable(sc, medians, labels, runs) {
   return lines;
 }
 
+/**
+ * The lowest and highest of the ratios a/b run by run (run i of a against run i of b: the same
+ * rotation of contenders, minutes apart), or undefined with fewer than two runs. On a noisy machine
+ * one slow run of the reference moves the ratio of medians; the spread shows how far.
+ */
+export function runRatioSpread(runsA, runsB) {
+  if (!runsA || !runsB) return undefined;
+  const ratios = [];
+  for (let i = 0; i < Math.min(runsA.length, runsB.length); i++)
+    if (runsB[i]?.value) ratios.push(runsA[i].value / runsB[i].value);
+  return ratios.length > 1 ? [round(Math.min(...ratios), 3), round(Math.max(...ratios), 3)] : undefined;
+}
+
 /** The issue's targets, judged on this run's medians; a missing contender gives "n/a". */
 export function judgeTargets(med, runsBy) {
   const t = [];
-  const add = (name, value, limit) => {
+  const add = (name, value, limit, spread) => {
     const known = value !== undefined && Number.isFinite(value);
     t.push({
       target: name,
       value: known ? round(value, 3) : null,
       limit,
       met: known ? evaluate(value, limit) : null,
+      ...(known && spread ? { runs: spread } : {}),
     });
   };
   const v = (sc, id, key = 'value') => med[sc]?.[id]?.[key];
   const ratio = (a, b) => (a !== undefined && b ? a / b : undefined);
-  add('download ftpfwd / ssh -L', ratio(v('download', 'ftpfwd'), v('download', 'ssh-L')), '>= 1.0');
-  add('upload ftpfwd / ssh -L', ratio(v('upload', 'ftpfwd'), v('upload', 'ssh-L')), '>= 1.0');
-  add('small files ftpfwd / direct', ratio(v('small', 'ftpfwd'), v('small', 'vsftpd')), '>= 0.5');
+  const spread = (sc, a, b) => runRatioSpread(runsBy[sc]?.[a], runsBy[sc]?.[b]);
+  const vs = (sc, a, b, limit) => [ratio(v(sc, a), v(sc, b)), limit, spread(sc, a, b)];
+  add('download ftpfwd / ssh -L', ...vs('download', 'ftpfwd', 'ssh-L', '>= 1.0'));
+  add('upload ftpfwd / ssh -L', ...vs('upload', 'ftpfwd', 'ssh-L', '>= 1.0'));
+  add('small files ftpfwd / direct', ...vs('small', 'ftpfwd', 'vsftpd', '>= 0.5'));
   add(
     'sessions aggregate / single stream (ftpfwd)',
     ratio(v('concurrency', 'ftpfwd'), v('download', 'ftpfwd')),
@@ -93,7 +109,7 @@ export function targetLines(targets) {
   const unjudged = targets.filter((t) => t.met === null).length;
   for (const t of targets.filter((x) => x.met !== null))
     lines.push(
-      `  ${t.met === null ? 'n/a ' : t.met ? 'MET ' : 'MISS'}  ${t.target.padEnd(44)} ${fmt(t.value).padStart(8)}  (${t.limit})`,
+      `  ${t.met === null ? 'n/a ' : t.met ? 'MET ' : 'MISS'}  ${t.target.padEnd(44)} ${fmt(t.value).padStart(8)}  (${t.limit})${t.runs ? `  run by run ${fmt(t.runs[0])}-${fmt(t.runs[1])}` : ''}`,
     );
   if (unjudged) lines.push(`  (${unjudged} more need scenarios or contenders this run left out)`);
   return lines;
