@@ -21,7 +21,7 @@ export interface LinkOptions {
   keepaliveIntervalMs: number;
   keepaliveCountMax: number;
   /** When to start a new key exchange (OpenSSH's RekeyLimit); `{}`: the cipher's bound only. */
-  rekeyLimit?: RekeyLimit;
+  rekeyLimit: RekeyLimit;
   /** Reconnect after a drop; capped exponential back-off with jitter. */
   reconnect: boolean;
   reconnectInitialDelayMs?: number;
@@ -219,7 +219,7 @@ export class SshLink extends EventEmitter {
    */
   private renewKeys(c: SshClient, sock: Socket, cipher: string): void {
     const protocol = (c as unknown as { _protocol: { rekey(): void } })._protocol;
-    enforceRekeyLimit(c, sock, this.opts.rekeyLimit ?? {}, cipher, (reason) => {
+    enforceRekeyLimit(c, sock, this.opts.rekeyLimit, cipher, (reason) => {
       this.opts.logger.debug({ reason }, 'SSH re-key started');
       protocol.rekey();
     });

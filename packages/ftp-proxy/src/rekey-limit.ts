@@ -117,10 +117,11 @@ export function enforceRekeyLimit(
   cipher: string,
   rekey: (reason: string) => void,
 ): void {
-  let cipherBytes = defaultRekeyBytes(cipher);
-  let baseIn = sock.bytesRead;
-  let baseOut = sock.bytesWritten;
-  let since = Date.now();
+  // What the keys in use have done so far; reset by restart() at each completed key exchange.
+  let cipherBytes = 0;
+  let baseIn = 0;
+  let baseOut = 0;
+  let since = 0;
   let nextLook = 0;
   let pending = false;
   let timer: NodeJS.Timeout | undefined;
@@ -159,19 +160,21 @@ export function enforceRekeyLimit(
     check();
   };
 
-  sock.on('data', onData);
-  conn.on('handshake', (negotiated) => {
-    cipherBytes = defaultRekeyBytes(negotiated.cs?.cipher ?? negotiated.sc?.cipher ?? cipher);
+  const restart = (cipherName: string): void => {
+    cipherBytes = defaultRekeyBytes(cipherName);
     baseIn = sock.bytesRead;
     baseOut = sock.bytesWritten;
     since = Date.now();
     nextLook = 0;
     pending = false;
     armTimer();
-  });
+  };
+
+  sock.on('data', onData);
+  conn.on('handshake', (negotiated) => restart(negotiated.cs?.cipher ?? negotiated.sc?.cipher ?? cipher));
   conn.once('close', () => {
     clearTimeout(timer);
     sock.off('data', onData);
   });
-  armTimer();
+  restart(cipher);
 }
