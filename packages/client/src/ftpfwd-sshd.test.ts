@@ -51,6 +51,18 @@ function baseArgs(s: FtpfwdSshd): string[] {
   ];
 }
 
+/** `ftpfwd -L ftp/` on a free local port to ftp-srv at `ftpPort`, through `sshd`; resolves once it listens. */
+async function forwardFtp(sshd: FtpfwdSshd, ftpPort: number, extra: string[] = []) {
+  const lport = await freePort();
+  const fwd = startFtpfwd(
+    c,
+    [...baseArgs(sshd), ...extra, '-L', `ftp/127.0.0.1:${lport}:127.0.0.1:${ftpPort}`, 'tester@127.0.0.1'],
+    cleanEnv(home),
+  );
+  await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+  return { lport, fwd };
+}
+
 const MODES: Record<string, string[]> = {
   epsv: [],
   pasv: ['--disable-epsv'],
@@ -83,13 +95,7 @@ describe('ftpfwd against ftpfwd-sshd', () => {
     writeFileSync(join(root, 'file.bin'), file);
     const ftp = await startFtpSrv(c, root);
     const sshd = await startFtpfwdSshd(c, ['--permit-open', `127.0.0.1:${ftp}/ftp`]);
-    const lport = await freePort();
-    const fwd = startFtpfwd(
-      c,
-      [...baseArgs(sshd), '-L', `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`, 'tester@127.0.0.1'],
-      cleanEnv(home),
-    );
-    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    const { lport, fwd } = await forwardFtp(sshd, ftp);
     await allModes(lport, root, file, '-L');
     expect(fwd.child.exitCode).toBeNull();
   });
@@ -100,23 +106,13 @@ describe('ftpfwd against ftpfwd-sshd', () => {
     writeFileSync(join(root, 'file.bin'), file);
     const ftp = await startFtpSrv(c, root);
     const sshd = await startFtpfwdSshd(c);
-    const lport = await freePort();
     const mport = await freePort();
-    const fwd = startFtpfwd(
-      c,
-      [
-        ...baseArgs(sshd),
-        '-o',
-        'RekeyLimit=1M',
-        '--metrics',
-        `127.0.0.1:${mport}`,
-        '-L',
-        `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`,
-        'tester@127.0.0.1',
-      ],
-      cleanEnv(home),
-    );
-    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    const { lport, fwd } = await forwardFtp(sshd, ftp, [
+      '-o',
+      'RekeyLimit=1M',
+      '--metrics',
+      `127.0.0.1:${mport}`,
+    ]);
     const up = await curl(['-T', join(root, 'file.bin'), `ftp://127.0.0.1:${lport}/up.bin`]);
     expect(up.code, `upload: ${up.stderr}`).toBe(0);
     expect(sha256File(join(root, 'up.bin'))).toBe(sha256(file));
@@ -178,21 +174,8 @@ describe('ftpfwd against ftpfwd-sshd', () => {
     writeFileSync(join(root, 'file.bin'), file);
     const ftp = await startFtpSrv(c, root);
     const sshd = await startFtpfwdSshd(c);
-    const lport = await freePort();
     const mport = await freePort();
-    const fwd = startFtpfwd(
-      c,
-      [
-        ...baseArgs(sshd),
-        '--metrics',
-        `127.0.0.1:${mport}`,
-        '-L',
-        `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`,
-        'tester@127.0.0.1',
-      ],
-      cleanEnv(home),
-    );
-    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    const { lport, fwd } = await forwardFtp(sshd, ftp, ['--metrics', `127.0.0.1:${mport}`]);
     const ctl = await FtpControl.connect(lport, '127.0.0.1', '127.0.0.2');
     c.add(() => ctl.close());
     await ctl.login();
@@ -240,13 +223,7 @@ describe('ftpfwd against ftpfwd-sshd', () => {
     writeFileSync(join(root, 'file.bin'), file);
     const ftp = await startFtpSrv(c, root);
     const sshd = await startFtpfwdSshd(c, ['--allow-tcp-forwarding', 'local']);
-    const lport = await freePort();
-    const fwd = startFtpfwd(
-      c,
-      [...baseArgs(sshd), '-L', `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`, 'tester@127.0.0.1'],
-      cleanEnv(home),
-    );
-    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    const { lport, fwd } = await forwardFtp(sshd, ftp);
     const ctl = await FtpControl.connect(lport, '127.0.0.1', '127.0.0.2');
     c.add(() => ctl.close());
     await ctl.login();
@@ -322,13 +299,7 @@ describe('ftpfwd against ftpfwd-sshd', () => {
     writeFileSync(join(root, 'file.bin'), file);
     const ftp = await startFtpSrv(c, root);
     const sshd = await startFtpfwdSshd(c);
-    const lport = await freePort();
-    const fwd = startFtpfwd(
-      c,
-      [...baseArgs(sshd), '-L', `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`, 'tester@127.0.0.1'],
-      cleanEnv(home),
-    );
-    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    const { lport, fwd } = await forwardFtp(sshd, ftp);
     const bad = await FtpControl.connect(lport, '127.0.0.1', '127.0.0.2');
     c.add(() => bad.close());
     await bad.login();
