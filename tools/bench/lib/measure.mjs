@@ -1,5 +1,6 @@
 // CPU accounting around one measured run: every contender process with all it forked (its cgroup,
-// or its /proc tree with reaped children where cgroups cannot be made) plus the FTP clients the bench ran (its own reaped children).
+// or its /proc tree with reaped children where cgroups cannot be made), plus the FTP clients the
+// bench ran (its own reaped children).
 import { processCpuSeconds, reapedChildrenCpuSeconds, sleep } from './procs.mjs';
 
 export function cpuSnapshot(contender) {

@@ -188,12 +188,8 @@ export function processTree(root) {
  * (exact, orphans included), else from its /proc tree (treeCpuSeconds).
  */
 export function processCpuSeconds(proc) {
-  if (proc.cgroup) {
-    try {
-      return proc.cgroup.seconds();
-    } catch {}
-  }
-  return treeCpuSeconds(proc.pid);
+  // No fallback once a process has a cgroup: a run's two snapshots must come from the same counter.
+  return proc.cgroup ? proc.cgroup.seconds() : treeCpuSeconds(proc.pid);
 }
 
 /**
