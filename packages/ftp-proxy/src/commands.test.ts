@@ -14,8 +14,9 @@ describe('parseCommandLine', () => {
     expect(parseCommandLine('retr My File.txt')).toEqual({ verb: 'RETR', argument: 'My File.txt' });
     expect(parseCommandLine('PASV')).toEqual({ verb: 'PASV', argument: '' });
   });
-  it('sees ABOR behind Telnet IAC IP / IAC DM', () => {
+  it('sees ABOR behind Telnet IAC IP / IAC DM, also when the urgent DM was lost (lftp)', () => {
     expect(parseCommandLine('\xff\xf4\xff\xf2ABOR')).toEqual({ verb: 'ABOR', argument: '' });
+    expect(parseCommandLine('\xff\xf4\xffABOR')).toEqual({ verb: 'ABOR', argument: '' });
   });
   it('returns undefined for a line that is no command', () => {
     expect(parseCommandLine('')).toBeUndefined();

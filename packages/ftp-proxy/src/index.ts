@@ -8,6 +8,7 @@ export {
   SocketCongestion,
   SSH_SOCKET_LIMIT,
 } from './backpressure.js';
+export { CommandFramer, type CommandTerminator } from './command-framer.js';
 export {
   type FtpCommand,
   formatEprtArgument,
@@ -17,6 +18,7 @@ export {
   parsePortArgument,
   TRANSFER_VERBS,
 } from './commands.js';
+export { FtpControlGuard, type FtpControlGuardOptions, type GuardEvent } from './control-guard.js';
 export { FtpParseError } from './errors.js';
 export {
   applyGcPacingEnv,
@@ -30,7 +32,7 @@ export {
 export { contentLength, LineFramer, lineTerminator, lineText } from './line-framer.js';
 export { onLinkLoss, resetPeer } from './link-loss.js';
 export { ephemeralPortRange, listenPort, parsePortRangeFile, RANDOM_PORT_ATTEMPTS } from './listen-port.js';
-export { FtpObserver, type FtpObserverOptions, type ObserverEvent } from './observer.js';
+export { rewritePassiveReply } from './passive-rewrite.js';
 export {
   type FtpSessionHandle,
   type FtpSessionStats,
@@ -55,9 +57,13 @@ export {
   isPreliminary,
   parseEpsvReply,
   parsePasvReply,
+  passiveReplyTarget,
+  ReplyBoundaryCheck,
   ReplyFramer,
   type ReplyLinePosition,
+  rewriteEpsvLine,
   rewritePasvLine,
+  withholdPassiveEndpoint,
 } from './replies.js';
 export {
   type Direction,
@@ -72,5 +78,5 @@ export {
   type PacketPoolResult,
   poolOutgoingPackets,
 } from './ssh-packet-pool.js';
-export { stripTelnet } from './telnet.js';
+export { restoreLostDm, stripTelnet } from './telnet.js';
 export * from './types.js';

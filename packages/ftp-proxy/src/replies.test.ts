@@ -7,8 +7,12 @@ import {
   isAuthFeatureLine,
   parseEpsvReply,
   parsePasvReply,
+  passiveReplyTarget,
+  ReplyBoundaryCheck,
   ReplyFramer,
+  rewriteEpsvLine,
   rewritePasvLine,
+  withholdPassiveEndpoint,
 } from './replies.js';
 
 describe('227 replies in the forms seen in the wild', () => {
@@ -97,5 +101,70 @@ describe('ReplyFramer', () => {
     expect(isAuthFeatureLine(' auth ssl')).toBe(true);
     expect(isAuthFeatureLine(' AUTHX')).toBe(false);
     expect(isAuthFeatureLine(' EPSV')).toBe(false);
+  });
+});
+
+describe('passive replies in odd forms', () => {
+  it("reads pyftpdlib's IPv6 227 and rewrites it to a tuple", () => {
+    expect(parsePasvReply('227 Entering passive mode (::1,120,255).')).toEqual({ host: '::1', port: 30975 });
+    expect(
+      rewritePasvLine('227 Entering passive mode (::1,120,255).', { host: '127.0.0.1', port: 1025 }),
+    ).toBe('227 Entering passive mode (127,0,0,1,4,1).');
+  });
+  it("rewrites a 229's port, keeping its wording and delimiter", () => {
+    expect(rewriteEpsvLine('229 Extended (!!!6446!) ok', 1025)).toBe('229 Extended (!!!1025!) ok');
+    expect(rewriteEpsvLine('229 |||2000|', 1025)).toBe('229 |||1025|');
+    expect(rewriteEpsvLine('229-Entering Extended Passive Mode', 1025)).toBeUndefined();
+  });
+  it('targets the endpoint on the last line, else the first line that has one', () => {
+    expect(passiveReplyTarget(227, ['227-x 1,2,3,4,5,6', '227 (7,8,9,10,11,12)'])).toEqual({
+      host: '7.8.9.10',
+      port: 2828,
+    });
+    expect(passiveReplyTarget(227, ['227-(7,8,9,10,11,12)', '227 end'])).toEqual({
+      host: '7.8.9.10',
+      port: 2828,
+    });
+    expect(passiveReplyTarget(229, ['229-a', '229 (|||2000|)'])).toEqual({ port: 2000 });
+    expect(() => passiveReplyTarget(229, ['229 nothing'])).toThrow(FtpParseError);
+  });
+  it('withholds the endpoint of an unsolicited 227 or 229', () => {
+    expect(withholdPassiveEndpoint('227 Entering Passive Mode (10,0,0,5,4,1).')).not.toMatch(/10,0,0,5/);
+    expect(withholdPassiveEndpoint('229 ok (|||2000|)')).not.toMatch(/2000/);
+    expect(withholdPassiveEndpoint('200 ok')).toBe('200 ok');
+  });
+});
+
+describe('ReplyBoundaryCheck', () => {
+  const run = (lines: [string, boolean][]) => {
+    const framer = new ReplyFramer();
+    const check = new ReplyBoundaryCheck();
+    return lines.map(([text, crlf]) => check.check(crlf, framer.classify(text)));
+  };
+  it('flags a reply that starts after a bare LF from a CRLF server', () => {
+    expect(
+      run([
+        ['220 hi', true],
+        ['257 "/a', false],
+        ['229 (|||1|)" x', true],
+      ]),
+    ).toEqual([undefined, undefined, expect.stringMatching(/bare LF/)]);
+  });
+  it('does not flag a server that uses bare LFs throughout, nor text inside a multi-line reply', () => {
+    expect(
+      run([
+        ['220 hi', false],
+        ['200 ok', false],
+      ]),
+    ).toEqual([undefined, undefined]);
+    expect(
+      run([
+        ['220 hi', true],
+        ['214-Help', true],
+        ['a', false],
+        ['b', true],
+        ['214 end', true],
+      ]),
+    ).toEqual([undefined, undefined, undefined, undefined, undefined]);
   });
 });

@@ -1,25 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CONTEXT, harness, RecordingBroker, settle } from './test-support/recording-broker.js';
-
-type H = ReturnType<typeof harness>;
-const client = async (h: H, text: string) => {
-  h.session.fromClient(Buffer.from(text, 'latin1'));
-  await settle();
-};
-const server = async (h: H, text: string) => {
-  h.session.fromServer(Buffer.from(text, 'latin1'));
-  await settle();
-};
-const login = async (h: H) => {
-  await server(h, '220 acceptance\r\n');
-  await client(h, 'USER anonymous\r\n');
-  await server(h, '331 Password required\r\n');
-  await client(h, 'PASS x\r\n');
-  await server(h, '230 Logged in\r\n');
-};
-const LOGIN_CLIENT = '220 acceptance\r\n331 Password required\r\n230 Logged in\r\n';
-const LOGIN_SERVER = 'USER anonymous\r\nPASS x\r\n';
+import {
+  CONTEXT,
+  client,
+  harness,
+  LOGIN_CLIENT,
+  LOGIN_SERVER,
+  login,
+  RecordingBroker,
+  server,
+  settle,
+} from './test-support/recording-broker.js';
 
 describe('passive mode', () => {
   it('PASV + RETR: the 227 is rewritten to the broker listener, the server wording kept', async () => {
@@ -84,12 +75,17 @@ describe('passive mode', () => {
     expect(h.broker.passive).toHaveLength(0);
   });
 
-  it('acts on a 227 only when the client asked for it', async () => {
+  it('acts on a 227 only when the client asked for it, and withholds the address of one nobody asked for', async () => {
     const h = harness();
     await login(h);
     await client(h, 'NOOP\r\n');
     await server(h, '227 Entering Passive Mode (192,0,2,1,4,1)\r\n');
-    expect(h.client()).toBe(`${LOGIN_CLIENT}227 Entering Passive Mode (192,0,2,1,4,1)\r\n`);
+    await client(h, 'NOOP\r\n');
+    await server(h, '229 Entering Extended Passive Mode (|||1025|)\r\n');
+    expect(h.client()).toBe(
+      `${LOGIN_CLIENT}227 Entering Passive Mode (address withheld by the proxy: not a reply to PASV/EPSV)\r\n` +
+        '229 Entering Extended Passive Mode (address withheld by the proxy: not a reply to PASV/EPSV)\r\n',
+    );
     expect(h.broker.passive).toHaveLength(0);
   });
 
@@ -187,11 +183,11 @@ describe('active mode', () => {
     expect(h.broker.released).toEqual([{ host: '127.0.0.1', port: 40000 }]);
   });
 
-  it('EPRT keeps its own form, and a bare-LF client keeps its terminator', async () => {
+  it("EPRT keeps its own form; a bare-LF client's line reaches the server ending in CRLF", async () => {
     const h = harness();
     await login(h);
     await client(h, 'EPRT |1|127.0.0.2|50001|\n');
-    expect(h.server()).toBe(`${LOGIN_SERVER}EPRT |1|127.0.0.1|40000|\n`);
+    expect(h.server()).toBe(`${LOGIN_SERVER}EPRT |1|127.0.0.1|40000|\r\n`);
   });
 
   it('accepts an IPv4-mapped client address as the same host', async () => {

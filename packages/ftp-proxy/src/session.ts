@@ -1,4 +1,6 @@
-import { isIPv4Address, sameAddress } from './address.js';
+import { isIPv4, isIPv6 } from 'node:net';
+import { normalizeAddress, sameAddress } from './address.js';
+import { CommandFramer, type CommandTerminator } from './command-framer.js';
 import {
   type FtpCommand,
   formatEprtArgument,
@@ -11,16 +13,16 @@ import {
 import { excerpt, FtpParseError } from './errors.js';
 import { Fifo } from './fifo.js';
 import { LineFramer, lineTerminator, lineText } from './line-framer.js';
+import { rewritePassiveReply } from './passive-rewrite.js';
 import {
-  formatEpsvReply,
-  formatPasvReply,
   isAuthFeatureLine,
   isPreliminary,
-  parseEpsvReply,
-  parsePasvReply,
+  passiveReplyTarget,
+  ReplyBoundaryCheck,
   ReplyFramer,
-  rewritePasvLine,
+  withholdPassiveEndpoint,
 } from './replies.js';
+import { restoreLostDm } from './telnet.js';
 import {
   type DataChannelBroker,
   type DataChannelLease,
@@ -71,22 +73,32 @@ interface Outstanding {
   localReply?: string;
   /** The data channel a transfer command uses: released when the command's final reply arrives. */
   lease?: TrackedLease;
+  /** A 1xx came for it: the server has started (or is starting) the data connection. */
+  started?: boolean;
 }
 
 /** How the lines of the server reply now arriving are treated. */
-type ReplyHandling = 'pass' | 'passive' | 'feat';
+type ReplyHandling = 'pass' | 'passive' | 'feat' | 'withhold';
+
+/** A command line as the client framer delivered it (copied: the chunk it came in is reused). */
+interface ClientLine {
+  content: Buffer;
+  terminator: CommandTerminator;
+}
 
 const GREETING = '<greeting>';
 /** Stands in the client queue where an overlong command line was dropped. */
 const LINE_TOO_LONG = Symbol('line too long');
-type QueuedLine = Buffer | typeof LINE_TOO_LONG;
+type QueuedLine = ClientLine | Buffer | typeof LINE_TOO_LONG;
 const MAX_HELD_REPLY_LINES = 64;
+const CRLF = '\r\n';
 
 /**
  * One FTP control connection seen through the proxy: frames both directions into lines, pairs
  * commands with replies, and turns every PASV/EPSV reply and PORT/EPRT command into a forwarded data
- * channel through the broker, rewriting exactly the line that names the endpoint. Every other byte
- * passes unchanged.
+ * channel through the broker, rewriting exactly the lines that name the endpoint. Every other byte
+ * of a reply passes unchanged; every command reaches the server as the line the session framed,
+ * ending in CRLF (command-framer.ts says why).
  *
  * Sans-IO: input comes through `fromClient`/`fromServer`, output leaves through the `toClient`/
  * `toServer` callbacks. While the broker works on a data channel, the direction that is waiting holds
@@ -98,9 +110,10 @@ const MAX_HELD_REPLY_LINES = 64;
  */
 export class FtpControlSession {
   readonly policy: Readonly<SessionPolicy>;
-  private readonly clientFramer: LineFramer;
+  private readonly clientFramer: CommandFramer;
   private readonly serverFramer: LineFramer;
   private readonly replyFramer = new ReplyFramer();
+  private readonly boundaries = new ReplyBoundaryCheck();
   private readonly outstanding = new Fifo<Outstanding>();
   private readonly clientQueue = new Fifo<QueuedLine>();
   private readonly serverQueue = new Fifo<QueuedLine>();
@@ -112,13 +125,15 @@ export class FtpControlSession {
   /** The newest data channel, set up but not yet claimed by a transfer command. */
   private unclaimed: TrackedLease | undefined;
   private tlsPassthrough = false;
+  /** Why the server's replies can no longer be paired safely; no passive channel after it. */
+  private ambiguity: string | undefined;
   private ended = false;
   private opened = 0;
   private failed = 0;
 
   constructor(private readonly options: FtpControlSessionOptions) {
     this.policy = Object.freeze({ ...DEFAULT_POLICY, ...options.policy });
-    this.clientFramer = new LineFramer(this.policy.maxLineLength);
+    this.clientFramer = new CommandFramer(this.policy.maxLineLength);
     this.serverFramer = new LineFramer(this.policy.maxLineLength);
     this.outstanding.push({ verb: GREETING });
   }
@@ -141,7 +156,8 @@ export class FtpControlSession {
     }
     this.clientFramer.push(
       chunk,
-      (line) => this.enqueue(this.clientQueue, line, 'fromClient'),
+      (content, terminator) =>
+        this.enqueue(this.clientQueue, { content: Buffer.from(content), terminator }, 'fromClient'),
       (seen) => this.clientLineTooLong(seen),
     );
     return !this.clientBusy;
@@ -195,12 +211,13 @@ export class FtpControlSession {
     }
     if (this.tlsPassthrough) {
       // A line framed before AUTH was accepted but not yet processed: raw from here on.
-      (direction === 'fromClient' ? this.options.toServer : this.options.toClient)(line);
+      if (direction === 'fromClient') this.options.toServer(forwardedCommand(line as ClientLine));
+      else this.options.toClient(line as Buffer);
       return;
     }
     try {
-      if (direction === 'fromClient') this.handleClientLine(line);
-      else this.handleServerLine(line);
+      if (direction === 'fromClient') this.handleClientLine(line as ClientLine);
+      else this.handleServerLine(line as Buffer);
     } catch (error) {
       // Defence in depth: a bug in a handler must cost this line, not the process.
       this.emit({ type: 'protocol-error', direction, reason: `internal error: ${(error as Error).message}` });
@@ -240,8 +257,13 @@ export class FtpControlSession {
 
   // ---------------------------------------------------------------- client → server
 
-  private handleClientLine(line: Buffer): void {
-    const text = lineText(line);
+  private handleClientLine(line: ClientLine): void {
+    if (line.content.includes(0)) {
+      // C servers read a command as a string and stop at the NUL: what they act on is not what we see.
+      this.refuse('?', '501 Syntax error: NUL byte in the command line.', 'command line with a NUL byte');
+      return;
+    }
+    const text = line.content.toString('latin1');
     const command = parseCommandLine(text);
     if (!command) {
       this.forwardCommand(line, '?');
@@ -250,7 +272,7 @@ export class FtpControlSession {
     switch (command.verb) {
       case 'PORT':
       case 'EPRT':
-        this.handleActiveCommand(line, command);
+        this.handleActiveCommand(text, command);
         return;
       case 'LPRT':
       case 'LPSV':
@@ -287,12 +309,25 @@ export class FtpControlSession {
     }
   }
 
-  private forwardCommand(line: Buffer, verb: string, lease?: TrackedLease): void {
+  private forwardCommand(line: ClientLine | string, verb: string, lease?: TrackedLease): void {
     this.outstanding.push(lease ? { verb, lease } : { verb });
-    this.options.toServer(line);
+    if (typeof line === 'string') {
+      this.options.toServer(Buffer.from(line + CRLF, 'latin1'));
+      return;
+    }
+    const bytes = forwardedCommand(line);
+    if (line.terminator !== 'crlf' || bytes.length !== line.content.length + 2) {
+      this.emit({
+        type: 'rewrite',
+        direction: 'toServer',
+        before: excerpt(line.content.toString('latin1') + (line.terminator === 'lf' ? '\n' : '\r')),
+        after: excerpt(bytes.toString('latin1')),
+      });
+    }
+    this.options.toServer(bytes);
   }
 
-  private handleActiveCommand(line: Buffer, command: FtpCommand): void {
+  private handleActiveCommand(before: string, command: FtpCommand): void {
     const verb = command.verb as 'PORT' | 'EPRT';
     let target: Endpoint;
     try {
@@ -325,7 +360,6 @@ export class FtpControlSession {
       this.refuse(verb, '425 Too many open data connections.', 'data channel limit reached');
       return;
     }
-    const before = lineText(line);
     this.hold('fromClient', async () => {
       const result = await this.brokered(verb, () =>
         this.options.broker.openActive(
@@ -337,12 +371,9 @@ export class FtpControlSession {
         this.queueLocalReply(`500 ${verb} failed: no data channel through the SSH tunnel.`);
         return;
       }
-      let argument: string;
+      let after: string;
       try {
-        argument =
-          verb === 'PORT'
-            ? formatPortArgument(result.lease.endpoint)
-            : formatEprtArgument(result.lease.endpoint);
+        after = activeCommandFor(verb, result.lease.endpoint);
       } catch (error) {
         this.release(result);
         this.failed++;
@@ -351,9 +382,8 @@ export class FtpControlSession {
         return;
       }
       this.adopt(result, target);
-      const after = `${verb} ${argument}`;
       this.emit({ type: 'rewrite', direction: 'toServer', before, after });
-      this.forwardCommand(Buffer.from(after + lineTerminator(line), 'latin1'), verb);
+      this.forwardCommand(after, verb);
     });
   }
 
@@ -362,6 +392,11 @@ export class FtpControlSession {
   private handleServerLine(line: Buffer): void {
     const textLine = lineText(line);
     const position = this.replyFramer.classify(textLine);
+    const ambiguous = this.boundaries.check(lineTerminator(line) === CRLF, position);
+    if (ambiguous && this.ambiguity === undefined) {
+      this.ambiguity = ambiguous;
+      this.emit({ type: 'framing-ambiguous', direction: 'fromServer', reason: ambiguous });
+    }
     if (position.code === undefined) {
       this.emit({
         type: 'protocol-error',
@@ -376,10 +411,12 @@ export class FtpControlSession {
 
     switch (this.replyHandling) {
       case 'pass':
-        this.options.toClient(line);
         break;
       case 'feat':
-        if (!isAuthFeatureLine(textLine)) this.options.toClient(line);
+        if (isAuthFeatureLine(textLine)) line = Buffer.alloc(0);
+        break;
+      case 'withhold':
+        line = Buffer.from(withholdPassiveEndpoint(textLine) + lineTerminator(line), 'latin1');
         break;
       case 'passive':
         this.heldReply.push(line);
@@ -390,58 +427,114 @@ export class FtpControlSession {
         }
         break;
     }
-    if (!position.last || isPreliminary(position.code)) return;
+    if (!position.last || isPreliminary(position.code)) {
+      if (position.last && head) head.started = true;
+      if (this.replyHandling !== 'passive' && line.length > 0) this.options.toClient(line);
+      return;
+    }
 
     const answered = this.outstanding.shift();
-    if (answered?.lease) this.release(answered.lease);
-    if (this.replyHandling === 'passive' && answered) {
+    const handling = this.replyHandling;
+    this.replyHandling = 'pass';
+    if (handling === 'passive' && answered) {
       const lines = this.heldReply;
       this.heldReply = [];
       this.hold('fromServer', () =>
-        this.handlePassiveReply(answered.verb as 'PASV' | 'EPSV', position.code!, lines),
+        this.handlePassiveReply(answered.verb as 'PASV' | 'EPSV', position.code as 227 | 229, lines),
       );
-    } else {
-      if (answered?.verb === 'AUTH' && position.code === 234) this.enterTlsPassthrough();
-      this.flushLocalReplies();
+      return;
     }
-    this.replyHandling = 'pass';
+    if (answered?.lease) {
+      const tracked = answered.lease;
+      const waitFor = answered.started ? this.deliveryOf(tracked, position.code) : undefined;
+      if (waitFor) {
+        // The final reply of an active-mode transfer must not overtake its data connection (curl
+        // gives up on a transfer whose 226 came first): hold it until that connection is through.
+        const finalLine = line;
+        this.hold('fromServer', async () => {
+          await waitFor;
+          this.release(tracked);
+          this.options.toClient(finalLine);
+        });
+        return;
+      }
+      this.release(tracked);
+    }
+    if (line.length > 0) this.options.toClient(line);
+    if (answered?.verb === 'AUTH' && position.code === 234) this.enterTlsPassthrough();
+    this.flushLocalReplies();
   }
 
   private chooseHandling(code: number, head: Outstanding | undefined): ReplyHandling {
-    if (isPreliminary(code) || !head) return 'pass';
-    if ((head.verb === 'PASV' || head.verb === 'EPSV') && (code === 227 || code === 229)) return 'passive';
-    if (head.verb === 'FEAT' && !this.policy.allowAuthTls) return 'feat';
+    if (isPreliminary(code)) return 'pass';
+    const askedPassive = head?.verb === 'PASV' || head?.verb === 'EPSV';
+    if (code === 227 || code === 229) return askedPassive ? 'passive' : 'withhold';
+    if (head?.verb === 'FEAT' && !this.policy.allowAuthTls) return 'feat';
     return 'pass';
   }
 
-  private async handlePassiveReply(asked: 'PASV' | 'EPSV', code: number, lines: Buffer[]): Promise<void> {
-    const replyText = lines.map(lineText).join('\n');
+  /**
+   * What the final reply of a transfer waits for, if anything: the active-mode data connection
+   * that is on its way to the FTP client, bounded by dataConnectionWaitMs. A 2xx also waits for one
+   * that has not arrived yet (a finished transfer had one); an error reply only for one underway.
+   */
+  private deliveryOf(tracked: TrackedLease, code: number): Promise<void> | undefined {
+    const delivery = tracked.lease.dataConnection?.();
+    if (!delivery || delivery.state === 'done') return undefined;
+    if (delivery.state === 'none' && (code < 200 || code >= 300)) return undefined;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.policy.dataConnectionWaitMs);
+      delivery.settled.then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private async handlePassiveReply(asked: 'PASV' | 'EPSV', code: 227 | 229, lines: Buffer[]): Promise<void> {
+    const texts = lines.map(lineText);
+    const replyText = texts.join('\n');
+    const eol = lineTerminator(lines[lines.length - 1]!);
+    const fail = (reply: string, reason: string): void => {
+      this.failed++;
+      this.emit({ type: 'data-channel-failed', command: asked, reason });
+      this.options.toClient(Buffer.from(reply + eol, 'latin1'));
+    };
+    if (this.ambiguity !== undefined) {
+      fail(
+        "425 Can't open data connection: the FTP server's replies are not framed unambiguously.",
+        `passive reply not acted on: ${this.ambiguity}`,
+      );
+      return;
+    }
     let server: Endpoint;
     try {
-      if (code === 227) {
-        const announced = parsePasvReply(replyText);
-        server =
-          this.policy.pasvTarget === 'reply'
-            ? announced
-            : { ...announced, host: this.context.serverAddress.host };
-      } else {
-        // 229 carries only a port: the data connection goes to the control connection's server.
-        server = { host: this.context.serverAddress.host, port: parseEpsvReply(replyText) };
-      }
+      const announced = passiveReplyTarget(code, texts);
+      server =
+        this.policy.pasvTarget === 'reply' && announced.host !== undefined
+          ? { host: announced.host, port: announced.port }
+          : { host: this.context.serverAddress.host, port: announced.port };
     } catch (error) {
-      this.failed++;
       const reason = error instanceof FtpParseError ? error.message : String(error);
       this.emit({ type: 'protocol-error', direction: 'fromServer', reason });
-      this.emit({ type: 'data-channel-failed', command: asked, reason });
-      this.options.toClient(
-        Buffer.from("425 Can't open data connection: the server's passive reply was malformed.\r\n"),
+      fail("425 Can't open data connection: the server's passive reply was malformed.", reason);
+      return;
+    }
+    if (server.port < this.policy.minPassivePort) {
+      this.emit({
+        type: 'refused',
+        command: asked,
+        reply: '425',
+        reason: `passive port ${server.port} is below ${this.policy.minPassivePort}`,
+      });
+      fail(
+        `425 Can't open data connection: the server named port ${server.port}, below ${this.policy.minPassivePort}.`,
+        `passive port ${server.port} refused`,
       );
       return;
     }
     if (!this.hasRoomForDataChannel()) {
-      this.failed++;
-      this.emit({ type: 'data-channel-failed', command: asked, reason: 'data channel limit reached' });
-      this.options.toClient(Buffer.from('425 Too many open data connections.\r\n'));
+      fail('425 Too many open data connections.', 'data channel limit reached');
       return;
     }
     const result = await this.brokered(asked, () =>
@@ -451,52 +544,26 @@ export class FtpControlSession {
       ),
     );
     if (!result) {
-      this.options.toClient(Buffer.from("425 Can't open data connection through the SSH tunnel.\r\n"));
+      this.options.toClient(Buffer.from(`425 Can't open data connection through the SSH tunnel.${eol}`));
       return;
     }
-    const advertised = result.lease.endpoint;
-    let rewritten: Buffer[];
+    let rewritten: string[];
     try {
-      rewritten = this.rewritePassiveLines(asked, code, lines, advertised);
+      rewritten = rewritePassiveReply(asked, code, texts, result.lease.endpoint);
     } catch (error) {
       this.release(result);
       this.failed++;
       this.emit({ type: 'data-channel-failed', command: asked, reason: (error as Error).message });
       this.options.toClient(
-        Buffer.from("425 Can't open data connection: no IPv4 address to advertise; use EPSV.\r\n"),
+        Buffer.from(`425 Can't open data connection: no IPv4 address to advertise; use EPSV.${eol}`),
       );
       return;
     }
     this.adopt(result, server);
-    this.emit({
-      type: 'rewrite',
-      direction: 'toClient',
-      before: replyText,
-      after: rewritten.map(lineText).join('\n'),
-    });
-    for (const out of rewritten) this.options.toClient(out);
-  }
-
-  /** The reply the FTP client gets: in the form it asked for (227 for PASV, 229 for EPSV). */
-  private rewritePassiveLines(
-    asked: 'PASV' | 'EPSV',
-    code: number,
-    lines: Buffer[],
-    advertised: Endpoint,
-  ): Buffer[] {
-    const eol = lineTerminator(lines[lines.length - 1]!);
-    if (asked === 'EPSV') return [Buffer.from(formatEpsvReply(advertised.port) + eol, 'latin1')];
-    if (!isIPv4Address(advertised.host)) {
-      throw new FtpParseError('an IPv4 address to advertise in 227', advertised.host);
-    }
-    if (code !== 227) return [Buffer.from(formatPasvReply(advertised) + eol, 'latin1')];
-    let done = false;
-    return lines.map((line) => {
-      if (done) return line;
-      const replaced = rewritePasvLine(lineText(line), advertised);
-      if (replaced === undefined) return line;
-      done = true;
-      return Buffer.from(replaced + lineTerminator(line), 'latin1');
+    this.emit({ type: 'rewrite', direction: 'toClient', before: replyText, after: rewritten.join('\n') });
+    rewritten.forEach((text, i) => {
+      const terminator = i < lines.length ? lineTerminator(lines[i]!) : eol;
+      this.options.toClient(Buffer.from(text + terminator, 'latin1'));
     });
   }
 
@@ -577,7 +644,7 @@ export class FtpControlSession {
   private flushLocalReplies(): void {
     if (this.serverBusy) return;
     while (this.outstanding.peek()?.localReply !== undefined) {
-      this.options.toClient(Buffer.from(`${this.outstanding.shift()!.localReply}\r\n`, 'latin1'));
+      this.options.toClient(Buffer.from(`${this.outstanding.shift()!.localReply}${CRLF}`, 'latin1'));
     }
   }
 
@@ -624,6 +691,27 @@ export class FtpControlSession {
       // An observer's bug must not break the session it observes.
     }
   }
+}
+
+/**
+ * The bytes a command line is forwarded as: its content ending in CRLF, with the DM of a Synch
+ * whose urgent byte Node could not deliver put back (telnet.ts). A line that came as CRLF with
+ * nothing to restore is byte-for-byte what the client sent.
+ */
+function forwardedCommand(line: ClientLine): Buffer {
+  const text = line.content.toString('latin1');
+  return Buffer.from(restoreLostDm(text) + CRLF, 'latin1');
+}
+
+/**
+ * The PORT or EPRT that names `ep` to the FTP server. The family follows the listener, not the
+ * client's command (RFC 2428): an IPv6 listener needs `EPRT |2|` even when the client sent PORT.
+ */
+function activeCommandFor(verb: 'PORT' | 'EPRT', ep: Endpoint): string {
+  const host = normalizeAddress(ep.host);
+  if (isIPv6(host)) return `EPRT ${formatEprtArgument(ep)}`;
+  if (verb === 'PORT' && isIPv4(host)) return `PORT ${formatPortArgument(ep)}`;
+  return `EPRT ${formatEprtArgument(ep)}`;
 }
 
 function safeRelease(lease: DataChannelLease): void {

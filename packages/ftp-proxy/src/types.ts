@@ -58,6 +58,21 @@ export interface ActiveRequest {
 export interface DataChannelLease {
   endpoint: Endpoint;
   release(): void;
+  /**
+   * Active mode: how far the data connection the FTP server opens has got towards the FTP client.
+   * A transfer's final reply must not reach the FTP client before its data connection does (curl
+   * gives up on a transfer whose 226 came first, and pure-ftpd sends a small file's 226 at once),
+   * so the engine holds that reply until `settled`. `none`: no connection has come yet;
+   * `connecting`: it came and is being connected to the FTP client; `done`: connected, or failed.
+   * Leases without it (passive mode: the FTP client connects first) are never waited for.
+   */
+  dataConnection?(): DataConnectionProgress;
+}
+
+export interface DataConnectionProgress {
+  state: 'none' | 'connecting' | 'done';
+  /** Resolves once the state is `done`. Never rejects. */
+  settled: Promise<void>;
 }
 
 /**
@@ -85,6 +100,12 @@ export interface SessionPolicy {
   antiBounce: boolean;
   /** Lowest port a PORT/EPRT may name (RFC 2577: below 1024 is refused). */
   minActivePort: number;
+  /**
+   * Lowest port a 227/229 may name: a server (or whoever forged its reply) announcing port 21 or
+   * 22 would have the tunnel open a channel to a service on the FTP host (OpenBSD ftp-proxy refuses
+   * them too).
+   */
+  minPassivePort: number;
   /** Pass AUTH TLS/SSL through (data channels then cannot be forwarded). Default false: answer 534. */
   allowAuthTls: boolean;
   /** At most this many data channels open at once per session. */
@@ -95,17 +116,21 @@ export interface SessionPolicy {
   dataIdleTimeoutMs: number;
   /** How long the engine waits for the broker before answering 425. */
   brokerTimeoutMs: number;
+  /** How long a transfer's final reply waits for its active-mode data connection (see DataChannelLease). */
+  dataConnectionWaitMs: number;
 }
 
 export const DEFAULT_POLICY: Readonly<SessionPolicy> = Object.freeze({
   pasvTarget: 'control',
   antiBounce: true,
   minActivePort: 1024,
+  minPassivePort: 1024,
   allowAuthTls: false,
   maxDataChannels: 4,
   maxLineLength: 4096,
   dataIdleTimeoutMs: 60_000,
   brokerTimeoutMs: 30_000,
+  dataConnectionWaitMs: 5_000,
 });
 
 /** Events a session reports; none of them is thrown. */
@@ -115,6 +140,8 @@ export type SessionEvent =
   | { type: 'data-channel-failed'; command: DataCommand; reason: string }
   | { type: 'refused'; command: string; reply: string; reason: string }
   | { type: 'protocol-error'; direction: 'fromClient' | 'fromServer'; reason: string }
+  /** The control stream can no longer be framed safely (replies.ts); no passive channel after it. */
+  | { type: 'framing-ambiguous'; direction: 'fromClient' | 'fromServer'; reason: string }
   | { type: 'tls-passthrough' }
   /** A stream of the control connection failed; the session ends (pipeFtpSession only). */
   | { type: 'stream-error'; side: 'client' | 'server'; reason: string };

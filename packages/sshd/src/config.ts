@@ -67,6 +67,18 @@ export const configSchema = z.strictObject({
       rekeyLimit: rekeyLimit.optional(),
     })
     .optional(),
+  ftp: z
+    .strictObject({
+      /** A 227 may permit a channel to the host it names (under a rule naming the FTP server). */
+      trustPasvAddress: z.boolean().optional(),
+      /** Lowest data port a 227/229 may permit. */
+      minDataPort: z.number().int().min(1).max(65535).optional(),
+      /** Addresses besides a slot's own that PORT/EPRT may name (this server behind NAT). */
+      activeAddresses: stringList.optional(),
+      /** Seconds an FTP data channel may carry nothing before it is closed; 0 = never. */
+      dataIdleTimeout: seconds.optional(),
+    })
+    .optional(),
   backoff: z
     .strictObject({
       threshold: z.number().int().nonnegative().optional(),

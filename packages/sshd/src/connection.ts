@@ -3,14 +3,7 @@
  * checked against the policy here; a misbehaving client can only end this connection.
  */
 import { createServer, type Server as NetServer, connect as netConnect, type Socket } from 'node:net';
-import {
-  enforceRekeyLimit,
-  FtpObserver,
-  listenPort,
-  type ObserverEvent,
-  poolOutgoingPackets,
-  SocketCongestion,
-} from '@ftpfwd/ftp-proxy';
+import { enforceRekeyLimit, listenPort, poolOutgoingPackets, SocketCongestion } from '@ftpfwd/ftp-proxy';
 import type { Logger } from 'pino';
 import type {
   AcceptConnection,
@@ -24,8 +17,8 @@ import type {
   TcpipRequestInfo,
 } from 'ssh2';
 import type { AuthorizedKey, KeyRestrictions } from './authorized-keys.js';
-import { type Bridge, bridge } from './bridge.js';
-import { FtpPermitTable } from './ftp-permits.js';
+import { type Bridge, bridge, controlBridge } from './bridge.js';
+import { type FtpControl, FtpControls } from './ftp-control.js';
 import { verifyPassword } from './passwords.js';
 import {
   matchPermitListen,
@@ -132,8 +125,7 @@ export class SshConnection {
   /** FTP slots this server closed itself (used or expired): the client's later cancel is no error. */
   private readonly retiredSlots = new Set<number>();
   private pendingListens = 0;
-  private readonly permits: FtpPermitTable;
-  private controlSeq = 0;
+  private readonly ftp: FtpControls;
   private bytesFromClient = 0;
   private bytesToClient = 0;
   private readonly startedAt = Date.now();
@@ -156,9 +148,18 @@ export class SshConnection {
     this.port = deps.socket.remotePort ?? 0;
     this.log = deps.logger.child({ conn: this.id, ip: this.ip });
     this.emit = deps.emit;
-    this.permits = new FtpPermitTable({
+    this.ftp = new FtpControls({
+      connectionId: this.id,
+      log: this.log,
+      policy: this.opts.ftp,
       ttlMs: this.opts.limits.ftpPermitTimeoutMs,
       maxPerControl: this.opts.limits.maxFtpPermitsPerControl,
+      user: () => this.user,
+      ownForward: (port) => {
+        for (const f of this.forwards.values()) if (f.port === port && !f.ftpSlot) return f.bindAddr;
+        return undefined;
+      },
+      emit: (e) => this.emit('ftp', e),
     });
 
     if (this.opts.limits.loginGraceTimeMs > 0) {
@@ -385,7 +386,7 @@ export class SshConnection {
   private decideOpen(
     host: string,
     port: number,
-  ): { ok: boolean; rule: string; ftp: boolean; ftpHostNamed: boolean; ftpData?: string } {
+  ): { ok: boolean; rule: string; ftp: boolean; ftpHostNamed: boolean; ftpData?: string; command?: string } {
     const blocked = this.forwardingAllowed('local');
     if (blocked) return { ok: false, rule: blocked, ftp: false, ftpHostNamed: false };
     const serverRules: PermitOpenRule[] = this.userEntry?.permitOpen ?? this.opts.permitOpen;
@@ -405,9 +406,16 @@ export class SshConnection {
       return { ok: true, rule, ftp, ftpHostNamed };
     }
     // Not permitted by a rule: perhaps a data channel an FTP control channel of this connection announced.
-    const permit = this.permits.takePassive(host, port);
+    const permit = this.ftp.takePassive(host, port);
     if (permit.ok)
-      return { ok: true, rule: permit.reason, ftp: false, ftpHostNamed: false, ftpData: permit.controlId };
+      return {
+        ok: true,
+        rule: permit.reason,
+        ftp: false,
+        ftpHostNamed: false,
+        ftpData: permit.controlId,
+        command: permit.command,
+      };
     const refusedBy = serverMatch
       ? `permitopen= of key ${this.keyRef}`
       : `permit-open ${describeRules(serverRules)}`;
@@ -462,7 +470,14 @@ export class SshConnection {
     const decision = this.decideOpen(host, port);
     if (!decision.ok) {
       this.log.info(
-        { event: 'forward', kind: 'direct-tcpip', target, allowed: false, rule: decision.rule },
+        {
+          event: 'forward',
+          kind: 'direct-tcpip',
+          user: this.user,
+          target,
+          allowed: false,
+          rule: decision.rule,
+        },
         'direct-tcpip refused',
       );
       this.emit('forward', {
@@ -537,11 +552,18 @@ export class SshConnection {
           sock.destroy();
           return;
         }
-        // FTP data channels come one per transfer: at info, their lines cost ~7 % of the server's
-        // busy time with many small files. Control channels and refusals stay at info.
+        // Every channel an FTP announcement permitted is audited at info, with its user and command.
         if (decision.ftpData)
-          this.log.debug(
-            { event: 'forward', kind: 'direct-tcpip', target, allowed: true, rule: decision.rule },
+          this.log.info(
+            {
+              event: 'forward',
+              kind: 'direct-tcpip',
+              user: this.user,
+              command: decision.command,
+              target,
+              allowed: true,
+              rule: decision.rule,
+            },
             'direct-tcpip opened (FTP data)',
           );
         else
@@ -563,8 +585,8 @@ export class SshConnection {
           allowed: true,
           rule: decision.rule,
         });
-        const controlId = decision.ftp ? this.startFtpControl(host, sock, decision.ftpHostNamed) : undefined;
-        this.runBridge(channel, sock, target, controlId);
+        if (decision.ftp) this.runControlBridge(channel, sock, host, target, decision.ftpHostNamed);
+        else this.runBridge(channel, sock, target, decision.ftpData !== undefined);
       }),
     );
   }
@@ -587,96 +609,59 @@ export class SshConnection {
     };
   }
 
-  /** Start observing an FTP control channel: its announcements become this connection's permits. */
-  private startFtpControl(
-    requestedHost: string,
-    sock: Socket,
-    trustAnnouncedHost: boolean,
-  ): { id: string; observer: FtpObserver } {
-    this.controlSeq += 1;
-    const id = `${this.id}/ftp${this.controlSeq}`;
-    const serverAddress = normalizeAddress(sock.remoteAddress ?? requestedHost);
-    this.permits.controlOpened({ id, requestedHost, serverAddress, trustAnnouncedHost });
-    const observer = new FtpObserver({
-      serverHost: requestedHost,
-      onEvent: (e: ObserverEvent) => this.onFtpEvent(id, e),
-    });
-    this.log.info(
-      { event: 'ftp-control', control: id, server: serverAddress },
-      'observing FTP control channel',
-    );
-    return { id, observer };
-  }
-
-  private onFtpEvent(controlId: string, e: ObserverEvent): void {
-    if (e.type === 'passive-announced' || e.type === 'active-announced') {
-      const passive = e.type === 'passive-announced';
-      const ok = passive
-        ? this.permits.addPassive(controlId, e.endpoint.host, e.endpoint.port)
-        : this.permits.armActive(controlId, e.endpoint.port);
-      const endpoint = `${e.endpoint.host}:${e.endpoint.port}`;
-      // One per transfer: debug when granted; a refusal stays at info. (The field objects stay
-      // literal in each call: tools/gen-reference.mjs documents log fields by reading them.)
-      if (ok)
-        this.log.debug(
-          { event: 'ftp-permit', control: controlId, command: e.command, endpoint, granted: ok },
-          passive ? 'FTP passive data permit granted' : 'FTP active data slot armed',
-        );
-      else
-        this.log.info(
-          { event: 'ftp-permit', control: controlId, command: e.command, endpoint, granted: ok },
-          passive
-            ? 'FTP passive data permit not granted (limit)'
-            : 'PORT/EPRT names no slot of this connection',
-        );
-      this.emit('ftp', {
-        connection: this.id,
-        control: controlId,
-        type: e.type,
-        endpoint: e.endpoint,
-        granted: ok,
-      });
-    } else if (e.type === 'protocol-error') {
-      this.log.debug(
-        { event: 'ftp-protocol-error', control: controlId, direction: e.direction, reason: e.reason },
-        'FTP control stream did not parse',
-      );
-    } else {
-      this.log.info(
-        { event: 'ftp-tls', control: controlId },
-        'FTP control channel switched to TLS; no more data permits from it',
-      );
-      this.emit('ftp', { connection: this.id, control: controlId, type: e.type, granted: false });
-    }
-  }
-
-  private runBridge(
-    channel: Channel,
-    sock: Socket,
-    target: string,
-    control?: { id: string; observer: FtpObserver },
-  ): void {
+  /** A data or plain forward: bytes straight across; FTP data channels close when idle too long. */
+  private runBridge(channel: Channel, sock: Socket, target: string, ftpData: boolean): void {
+    const idleMs = ftpData ? this.opts.ftp.dataIdleTimeoutMs : 0;
     const b = bridge(channel, sock, {
       congestion: this.congestion,
-      onFromClient: (chunk) => {
-        this.touch();
-        control?.observer.fromClient(chunk);
-      },
-      onToClient: (chunk) => {
-        this.touch();
-        control?.observer.fromServer(chunk);
-      },
-      onClose: (stats) => {
-        this.channels -= 1;
-        this.bridges.delete(b);
-        this.bytesFromClient += stats.bytesFromClient;
-        this.bytesToClient += stats.bytesToClient;
-        if (control) this.permits.controlClosed(control.id);
-        this.log.debug({ event: 'channel-close', target, ...stats }, 'channel closed');
-        this.checkDrained();
-      },
+      onFromClient: () => this.touch(),
+      onToClient: () => this.touch(),
+      idleTimeoutMs: idleMs,
+      onIdle: () =>
+        this.log.info(
+          { event: 'ftp-data-idle', user: this.user, target, idleMs },
+          'FTP data channel idle too long; closed',
+        ),
+      onClose: (stats) => this.bridgeClosed(b, target, stats),
     });
     this.bridges.add(b);
+  }
+
+  /** An FTP control channel: its bytes go through a guard, its announcements become permits. */
+  private runControlBridge(
+    channel: Channel,
+    sock: Socket,
+    requestedHost: string,
+    target: string,
+    ruleNamesServer: boolean,
+  ): void {
+    let control: FtpControl | undefined;
+    const b = controlBridge(
+      channel,
+      sock,
+      (outputs) => {
+        control = this.ftp.open(requestedHost, sock.remoteAddress ?? requestedHost, ruleNamesServer, outputs);
+        return control.guard;
+      },
+      {
+        onFromClient: () => this.touch(),
+        onToClient: () => this.touch(),
+        onClose: (stats) => {
+          if (control) this.ftp.closed(control.id);
+          this.bridgeClosed(b, target, stats);
+        },
+      },
+    );
+    this.bridges.add(b);
+  }
+
+  private bridgeClosed(b: Bridge, target: string, stats: Bridge['stats']): void {
+    this.channels -= 1;
+    this.bridges.delete(b);
+    this.bytesFromClient += stats.bytesFromClient;
+    this.bytesToClient += stats.bytesToClient;
+    this.log.debug({ event: 'channel-close', target, ...stats }, 'channel closed');
+    this.checkDrained();
   }
 
   // ---------------------------------------------------------------- tcpip-forward
@@ -727,7 +712,7 @@ export class SshConnection {
     let ftpSlot = false;
     if (serverMatch && (!keyRules || keyMatch)) {
       rule = `permit-listen ${serverMatch.spec}${keyMatch ? ` + permitlisten="${keyMatch.spec}"` : ''}`;
-    } else if (info.bindPort === 0 && this.permits.mayOpenSlot()) {
+    } else if (info.bindPort === 0 && this.ftp.mayOpenSlot()) {
       rule = 'FTP active-mode slot (open FTP control channel)';
       ftpSlot = true;
     } else {
@@ -755,10 +740,10 @@ export class SshConnection {
         const fwd: RemoteForward = { requestedAddr: info.bindAddr, bindAddr, port, server, ftpSlot };
         this.forwards.set(fwdKey(fwd), fwd);
         if (ftpSlot) {
-          this.permits.openSlot(port);
+          this.ftp.openSlot(port, bindAddr);
           // The slot lives as long as its permit: close the listener when it expires unused.
           const t = setTimeout(() => {
-            if (this.forwards.get(fwdKey(fwd)) === fwd && !this.permits.hasSlot(port))
+            if (this.forwards.get(fwdKey(fwd)) === fwd && !this.ftp.hasSlot(port))
               this.closeForward(fwd, 'FTP slot expired');
           }, this.opts.limits.ftpPermitTimeoutMs + 50);
           t.unref();
@@ -804,11 +789,20 @@ export class SshConnection {
     const peer = `${normalizeAddress(sock.remoteAddress ?? '?')}:${sock.remotePort ?? 0}`;
     const target = `${fwd.bindAddr}:${fwd.port}`;
     let rule = 'remote forward';
+    let command: string | undefined;
     if (fwd.ftpSlot) {
-      const d = this.permits.admitActive(fwd.port, sock.remoteAddress ?? '');
+      const d = this.ftp.admitActive(fwd.port, sock.remoteAddress ?? '');
       if (!d.ok) {
         this.log.info(
-          { event: 'forward', kind: 'forwarded-tcpip', target, peer, allowed: false, rule: d.reason },
+          {
+            event: 'forward',
+            kind: 'forwarded-tcpip',
+            user: this.user,
+            target,
+            peer,
+            allowed: false,
+            rule: d.reason,
+          },
           'connection to FTP slot refused',
         );
         this.emit('forward', {
@@ -822,6 +816,7 @@ export class SshConnection {
         return;
       }
       rule = d.reason;
+      command = d.command;
       // One connection per slot: stop listening now (the accepted socket lives on).
       this.closeForward(fwd, 'FTP slot used');
     }
@@ -855,8 +850,17 @@ export class SshConnection {
           return;
         }
         if (fwd.ftpSlot)
-          this.log.debug(
-            { event: 'forward', kind: 'forwarded-tcpip', target, peer, allowed: true, rule },
+          this.log.info(
+            {
+              event: 'forward',
+              kind: 'forwarded-tcpip',
+              user: this.user,
+              command,
+              target,
+              peer,
+              allowed: true,
+              rule,
+            },
             'forwarded-tcpip opened (FTP data)',
           );
         else
@@ -866,7 +870,7 @@ export class SshConnection {
           );
         this.emit('forward', { connection: this.id, kind: 'forwarded-tcpip', target, allowed: true, rule });
         sock.resume();
-        this.runBridge(channel, sock, `${peer}->${target}`);
+        this.runBridge(channel, sock, `${peer}->${target}`, fwd.ftpSlot);
       }),
     );
   }
@@ -904,7 +908,7 @@ export class SshConnection {
     if (this.forwards.get(fwdKey(fwd)) !== fwd) return;
     this.forwards.delete(fwdKey(fwd));
     if (fwd.ftpSlot) {
-      this.permits.closeSlot(fwd.port);
+      this.ftp.closeSlot(fwd.port);
       if (why !== 'cancelled by client') {
         this.retiredSlots.add(fwd.port);
         if (this.retiredSlots.size > 64)

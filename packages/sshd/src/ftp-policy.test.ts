@@ -7,12 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
-import { FtpSrv } from 'ftp-srv';
 import type ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OPEN_FAILURE } from './connection.js';
 import { parsePermitListenList, parsePermitOpenList } from './policy.js';
+import { FtpControl, forwardIn, open, readAll, startFtpSrv } from './test-support/ftp.js';
 import {
   freePort,
   pubLine,
@@ -33,19 +33,6 @@ let dir: string;
 let ftpPort: number;
 let payload: Buffer;
 
-/** ftp-srv wants a bunyan logger; this one stays silent. */
-const quietLog = {
-  child() {
-    return quietLog;
-  },
-  trace() {},
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  fatal() {},
-};
-
 beforeEach(async () => {
   scope = new Scope();
   dir = tempDir(scope);
@@ -54,106 +41,12 @@ beforeEach(async () => {
   payload = randomBytes(300 * 1024);
   writeFileSync(join(root, 'file.bin'), payload);
   ftpPort = await freePort();
-  const pasvBase = 40000 + Math.floor(Math.random() * 20000);
-  const ftp = new FtpSrv({
-    url: `ftp://127.0.0.1:${ftpPort}`,
-    pasv_url: '127.0.0.1',
-    pasv_min: pasvBase,
-    pasv_max: pasvBase + 50,
-    anonymous: true,
-    log: quietLog,
-  });
-  ftp.on('login', (_data: unknown, resolve: (r: { root: string }) => void) => resolve({ root }));
-  await ftp.listen();
-  scope.add(() => ftp.close());
+  await startFtpSrv(scope, root, ftpPort);
 });
 afterEach(() => scope.close());
 
 /** An ssh2 client logged in as the FTP user. */
 const sshClient = (t: TestServer, userKey: string) => ssh2Client(scope, t, userKey, { username: 'ftpuser' });
-
-type OpenResult = { ok: true; channel: ClientChannel } | { ok: false; reason: unknown; message: string };
-
-function open(client: ssh2.Client, host: string, port: number): Promise<OpenResult> {
-  return new Promise((resolve) =>
-    client.forwardOut('127.0.0.1', 0, host, port, (err, channel) => {
-      if (err)
-        resolve({ ok: false, reason: (err as Error & { reason?: unknown }).reason, message: err.message });
-      else resolve({ ok: true, channel });
-    }),
-  );
-}
-
-function forwardIn(client: ssh2.Client, port: number): Promise<number | Error> {
-  return new Promise((resolve) => client.forwardIn('127.0.0.1', port, (err, bound) => resolve(err ?? bound)));
-}
-
-/** Reads FTP replies from a control channel; `send` writes a command and waits for its final reply. */
-class FtpControl {
-  private buffer = '';
-  private readonly waiters: ((line: string) => void)[] = [];
-  private readonly lines: string[] = [];
-  constructor(private readonly channel: ClientChannel) {
-    channel.on('data', (d: Buffer) => {
-      this.buffer += d.toString('latin1');
-      let i = this.buffer.indexOf('\r\n');
-      while (i >= 0) {
-        const line = this.buffer.slice(0, i);
-        this.buffer = this.buffer.slice(i + 2);
-        // Only final reply lines ("ddd text") matter here.
-        if (/^\d{3} /.test(line)) {
-          const w = this.waiters.shift();
-          if (w) w(line);
-          else this.lines.push(line);
-        }
-        i = this.buffer.indexOf('\r\n');
-      }
-    });
-  }
-  reply(): Promise<string> {
-    const queued = this.lines.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('no FTP reply within 10 s')), 10_000);
-      this.waiters.push((l) => {
-        clearTimeout(t);
-        resolve(l);
-      });
-    });
-  }
-  async send(command: string): Promise<string> {
-    this.channel.write(`${command}\r\n`);
-    return this.reply();
-  }
-  async login(): Promise<void> {
-    expect(await this.reply()).toMatch(/^220 /);
-    const user = await this.send('USER anonymous');
-    expect(user).toMatch(/^(230|331) /);
-    if (user.startsWith('331')) expect(await this.send('PASS guest')).toMatch(/^230 /);
-    expect(await this.send('TYPE I')).toMatch(/^200 /);
-  }
-  async epsv(): Promise<number> {
-    const r = await this.send('EPSV');
-    const m = /\(\|\|\|(\d+)\|\)/.exec(r);
-    if (!m) throw new Error(`expected a 229 reply, got ${r}`);
-    return Number(m[1]);
-  }
-  async pasv(): Promise<number> {
-    const r = await this.send('PASV');
-    const m = /\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)/.exec(r);
-    if (!m) throw new Error(`expected a 227 reply, got ${r}`);
-    return Number(m[5]) * 256 + Number(m[6]);
-  }
-}
-
-function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  return new Promise((resolve, reject) => {
-    stream.on('data', (d: Buffer) => chunks.push(d));
-    stream.once('end', () => resolve(Buffer.concat(chunks)));
-    stream.once('error', reject);
-  });
-}
 
 async function setup(): Promise<{ t: TestServer; client: ssh2.Client; userKey: string }> {
   const userKey = sshKeygen(dir, 'user');
@@ -203,13 +96,13 @@ describe('FTP-aware permit-open (passive)', () => {
     const granted = t.logs.find((l) => l.event === 'ftp-permit' && l.granted === true);
     expect(granted?.endpoint).toBe(`127.0.0.1:${dataPort}`);
     const dataOpened = t.logs.find(
-      (l) => l.event === 'forward' && l.allowed === true && String(l.rule).includes('FTP passive'),
+      (l) => l.event === 'forward' && l.allowed === true && String(l.rule).includes('FTP PASV data port'),
     );
     expect(dataOpened).toBeDefined();
-    // An operator at the default level (info) sees the control channel and every refusal, not one
-    // pair of lines per data channel (pino levels: 20 debug, 30 info).
-    expect(granted?.level).toBe(20);
-    expect(dataOpened?.level).toBe(20);
+    // Every permit and every channel it opened is audited at the default level (pino: 30 info),
+    // with the user and the command that announced it.
+    expect(granted).toMatchObject({ level: 30, user: 'ftpuser', command: 'PASV' });
+    expect(dataOpened).toMatchObject({ level: 30, user: 'ftpuser', command: 'PASV' });
     const controlOpened = t.logs.find(
       (l) => l.event === 'forward' && l.allowed === true && l.target === `127.0.0.1:${ftpPort}`,
     );
@@ -287,7 +180,7 @@ describe('FTP-aware remote forwards (active)', () => {
     expect(await ftp.send('RETR file.bin')).toMatch(/^(150|125) /);
     expect(sha256(await incoming)).toBe(sha256(payload));
     expect(await ftp.reply()).toMatch(/^226 /);
-    // The slot, its arming and its data channel are per transfer: debug (20); refusals info (30).
+    // The slot's arming and its data channel are audited at info (30); the listener itself is debug.
     const slotLines = t.logs.lines.filter(
       (l) =>
         (l.event === 'forward' && l.allowed === true && l.kind !== 'direct-tcpip') ||
@@ -298,7 +191,11 @@ describe('FTP-aware remote forwards (active)', () => {
       'forward/tcpip-forward',
       'ftp-permit/',
     ]);
-    for (const l of slotLines) expect(l.level).toBe(20);
+    for (const l of slotLines) expect(l.level).toBe(l.kind === 'tcpip-forward' ? 20 : 30);
+    expect(slotLines.find((l) => l.event === 'ftp-permit')).toMatchObject({
+      user: 'ftpuser',
+      command: 'PORT',
+    });
     const refused = t.logs.lines.filter((l) => l.event === 'forward' && l.allowed === false);
     expect(refused.length).toBeGreaterThanOrEqual(2);
     for (const l of refused) expect(l.level).toBe(30);

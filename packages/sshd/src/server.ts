@@ -12,6 +12,7 @@ import { SshConnection } from './connection.js';
 import { SshdError } from './errors.js';
 import { normalizeAddress } from './policy.js';
 import {
+  DEFAULT_FTP_POLICY,
   DEFAULT_LIMITS,
   type ListenAddress,
   type ResolvedServerOptions,
@@ -74,6 +75,7 @@ function resolveOptions(o: SshServerOptions): ResolvedServerOptions {
     gatewayPorts: o.gatewayPorts ?? 'no',
     allowTcpForwarding: o.allowTcpForwarding ?? 'yes',
     limits: { ...DEFAULT_LIMITS, ...o.limits },
+    ftp: { ...DEFAULT_FTP_POLICY, ...o.ftp },
   };
 }
 

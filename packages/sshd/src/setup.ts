@@ -19,7 +19,7 @@ import {
   splitHostPort,
 } from './policy.js';
 import { DEFAULT_LISTEN } from './server.js';
-import type { Limits, ListenAddress, SshServerOptions, UserEntry } from './types.js';
+import type { FtpPolicy, Limits, ListenAddress, SshServerOptions, UserEntry } from './types.js';
 
 export interface CliFlags {
   listen?: string[];
@@ -114,6 +114,17 @@ function limitsFrom(cfg: ConfigFile): Partial<Limits> {
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as Partial<Limits>;
 }
 
+function ftpFrom(cfg: ConfigFile): Partial<FtpPolicy> {
+  const f = cfg.ftp ?? {};
+  const out: Partial<FtpPolicy> = {
+    trustPasvAddress: f.trustPasvAddress,
+    minDataPort: f.minDataPort,
+    activeAddresses: f.activeAddresses,
+    dataIdleTimeoutMs: sec(f.dataIdleTimeout),
+  };
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as Partial<FtpPolicy>;
+}
+
 function backoffFrom(cfg: ConfigFile): Partial<BackoffOptions> {
   const b = cfg.backoff ?? {};
   const out: Partial<BackoffOptions> = {
@@ -202,6 +213,7 @@ export function buildServerOptions(flags: CliFlags, cfg: ConfigFile, log: Logger
     gatewayPorts,
     allowTcpForwarding,
     limits: limitsFrom(cfg),
+    ftp: ftpFrom(cfg),
     backoff: backoffFrom(cfg),
     logger: log,
   };

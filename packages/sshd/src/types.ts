@@ -66,6 +66,28 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   rekeyLimit: {},
 });
 
+/** How the FTP-aware policy treats what control channels announce (config file `ftp:`). */
+export interface FtpPolicy {
+  /**
+   * Whether a 227 may permit a channel to the host it names when that is not the control
+   * connection's (only under a rule that names the FTP server, never a wildcard). Default false.
+   */
+  trustPasvAddress: boolean;
+  /** Lowest data port a 227/229 may permit (default 1024: not the FTP host's 21 or 22). */
+  minDataPort: number;
+  /** Addresses besides a slot's own that a PORT/EPRT may name (this server's address behind NAT). */
+  activeAddresses: string[];
+  /** An FTP data channel with no bytes either way for this long is closed; 0 = never. */
+  dataIdleTimeoutMs: number;
+}
+
+export const DEFAULT_FTP_POLICY: Readonly<FtpPolicy> = Object.freeze({
+  trustPasvAddress: false,
+  minDataPort: 1024,
+  activeAddresses: [],
+  dataIdleTimeoutMs: 300_000,
+});
+
 export interface SshServerOptions {
   /** Where to listen (default 0.0.0.0:2222). Port 0 picks a free port (see `addresses`). */
   listen?: ListenAddress[];
@@ -84,6 +106,8 @@ export interface SshServerOptions {
   gatewayPorts?: GatewayPorts;
   allowTcpForwarding?: AllowTcpForwarding;
   limits?: Partial<Limits>;
+  /** The FTP-aware policy's treatment of announcements. */
+  ftp?: Partial<FtpPolicy>;
   /** Per-source back-off after failed logins; `threshold: 0` turns it off. */
   backoff?: Partial<BackoffOptions>;
   /** pino logger; silent when unset. */
@@ -101,6 +125,7 @@ export interface ResolvedServerOptions {
   gatewayPorts: GatewayPorts;
   allowTcpForwarding: AllowTcpForwarding;
   limits: Limits;
+  ftp: FtpPolicy;
 }
 
 export interface AuthEvent {
@@ -128,9 +153,17 @@ export interface ForwardEvent {
 export interface FtpEvent {
   connection: string;
   control: string;
-  type: 'passive-announced' | 'active-announced' | 'tls-started';
+  /**
+   * `passive-announced`/`active-announced`: a 227/229 or a PORT/EPRT, with whether it was granted;
+   * `active-refused`: a PORT/EPRT/LPRT taken out before it reached the FTP server; `framing-ambiguous`
+   * and `tls-started`: the control channel grants nothing more.
+   */
+  type: 'passive-announced' | 'active-announced' | 'active-refused' | 'framing-ambiguous' | 'tls-started';
   endpoint?: { host: string; port: number };
   granted: boolean;
+  command?: string;
+  /** The rule that decided, or why nothing was granted. */
+  reason?: string;
 }
 
 export interface ConnectionCloseEvent {

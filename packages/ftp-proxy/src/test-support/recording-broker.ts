@@ -3,6 +3,7 @@ import type {
   ActiveRequest,
   DataChannelBroker,
   DataChannelLease,
+  DataConnectionProgress,
   Endpoint,
   PassiveRequest,
   SessionContext,
@@ -19,6 +20,8 @@ export class RecordingBroker implements DataChannelBroker {
   /** Set to make the next calls fail (or hang: 'hang'). */
   failWith: Error | 'hang' | undefined;
   advertiseHost = '127.0.0.1';
+  /** Given to active-mode leases: how far their data connection has got (see DataChannelLease). */
+  dataConnection: (() => DataConnectionProgress) | undefined;
 
   async openPassive(request: PassiveRequest, _ctx: SessionContext): Promise<DataChannelLease> {
     this.passive.push(request);
@@ -27,7 +30,8 @@ export class RecordingBroker implements DataChannelBroker {
 
   async openActive(request: ActiveRequest, _ctx: SessionContext): Promise<DataChannelLease> {
     this.active.push(request);
-    return this.lease();
+    const lease = await this.lease();
+    return this.dataConnection ? { ...lease, dataConnection: this.dataConnection } : lease;
   }
 
   private lease(): Promise<DataChannelLease> {
@@ -88,3 +92,23 @@ export function harness(
 
 /** Lets pending broker promises settle. */
 export const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Transcript helpers: feed one side, let broker promises settle. */
+type Harness = ReturnType<typeof harness>;
+export const client = async (h: Harness, text: string) => {
+  h.session.fromClient(Buffer.from(text, 'latin1'));
+  await settle();
+};
+export const server = async (h: Harness, text: string) => {
+  h.session.fromServer(Buffer.from(text, 'latin1'));
+  await settle();
+};
+export const login = async (h: Harness) => {
+  await server(h, '220 acceptance\r\n');
+  await client(h, 'USER anonymous\r\n');
+  await server(h, '331 Password required\r\n');
+  await client(h, 'PASS x\r\n');
+  await server(h, '230 Logged in\r\n');
+};
+export const LOGIN_CLIENT = '220 acceptance\r\n331 Password required\r\n230 Logged in\r\n';
+export const LOGIN_SERVER = 'USER anonymous\r\nPASS x\r\n';
