@@ -68,7 +68,7 @@ interface LineInProgress {
   /** The line so far (up to maxLineLength bytes; beyond, only its flags are kept). */
   kept: Buffer[];
   keptLength: number;
-  /** Held back, not forwarded yet: it may still turn out to be a PORT/EPRT/LPRT. */
+  /** Held back, not forwarded yet (lines go on whole; a PORT/EPRT/LPRT only if admitted). */
   held: boolean;
   /** A CR or NUL inside the line, seen so far. */
   unclean: boolean;
@@ -118,7 +118,13 @@ export class FtpControlGuard {
     }
   }
 
-  /** Part of the current line (ending with its LF when `complete`). */
+  /**
+   * Part of the current line (ending with its LF when `complete`). A line is held until it is
+   * complete and forwarded in one piece: ftp-srv takes each TCP read for whole commands, so a line
+   * split in two writes would be two commands to it. Held lines go early only when they cannot be
+   * held whole (longer than maxLineLength, and no PORT) or when the input stops at a CR: Python's
+   * ftplib sends ABOR's LF as urgent data, which never arrives, and then waits for the reply.
+   */
   private take(part: Buffer, complete: boolean): void {
     const l = this.line;
     const content = complete ? part.subarray(0, part.length - 1) : part;
@@ -134,13 +140,13 @@ export class FtpControlGuard {
       l.kept.push(piece);
       l.keptLength += piece.length;
     }
-    if (l.held) {
-      if (!complete && !this.couldBeActive()) {
-        l.held = false;
-        this.options.toServer(Buffer.concat(l.kept, l.keptLength));
-      }
-    } else {
+    if (!l.held) {
       this.options.toServer(part);
+    } else if ((l.truncated || (!complete && l.lastWasCr)) && !this.couldBeActive()) {
+      // Forward what was kept, and what did not fit, then the rest of the line as it comes.
+      l.held = false;
+      this.options.toServer(Buffer.concat(l.kept, l.keptLength));
+      if (part.length > room) this.options.toServer(part.subarray(Math.max(room, 0)));
     }
     if (complete) this.clientLineDone(l.lastWasCr);
   }
@@ -174,7 +180,7 @@ export class FtpControlGuard {
       this.guardActive(raw, verb, command?.argument ?? '', clean && !l.truncated);
       return;
     }
-    // Held only while it might have become one ("P", "EP"): it did not, so on it goes.
+    // Held whole, and not one of those: on it goes, in one piece.
     if (l.held) this.options.toServer(raw);
     this.expectReply({ verb });
   }
