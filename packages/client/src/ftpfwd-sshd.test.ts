@@ -310,4 +310,67 @@ describe('ftpfwd against ftpfwd-sshd', () => {
     expect(sha256File(down)).toBe(sha256(file));
     expect(fwd.child.exitCode).toBeNull();
   });
+
+  it('a server short of channels: FTP sessions wait for a free one instead of failing with 425', async () => {
+    const root = tempDir(c);
+    const file = randomBytes(256 * 1024);
+    writeFileSync(join(root, 'file.bin'), file);
+    const ftp = await startFtpSrv(c, root);
+    const cfg = join(tempDir(c), 'sshd.yaml');
+    writeFileSync(cfg, 'limits: { maxChannelsPerConnection: 16 }\n');
+    const sshd = await startFtpfwdSshd(c, ['--config', cfg]);
+    const { lport, fwd } = await forwardFtp(sshd, ftp);
+    // 12 sessions at once need 24 channels (control + data) on one SSH connection that allows 16:
+    // the data channels beyond wait for earlier transfers to end.
+    const out = tempDir(c);
+    const runs = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        curl([`ftp://127.0.0.1:${lport}/file.bin`, '-o', join(out, `${i}.bin`)]),
+      ),
+    );
+    runs.forEach((r, i) => {
+      expect(r.code, `session ${i}: ${r.stderr}`).toBe(0);
+      expect(sha256File(join(out, `${i}.bin`))).toBe(sha256(file));
+    });
+    expect(sshd.log()).toMatch(/too many open channels|too many channels/);
+    expect(fwd.output()).toMatch(/short of channels; waiting/);
+  });
+
+  it('500 concurrent FTP sessions over one SSH connection with the default limits', async () => {
+    const root = tempDir(c);
+    const file = randomBytes(16 * 1024);
+    writeFileSync(join(root, 'file.bin'), file);
+    const ftp = await startFtpSrv(c, root);
+    const sshd = await startFtpfwdSshd(c);
+    const { lport, fwd } = await forwardFtp(sshd, ftp);
+    const results = await Promise.all(Array.from({ length: 500 }, () => epsvRetr(lport, 'file.bin')));
+    const failed = results.filter((r) => typeof r === 'string');
+    expect(failed.slice(0, 3), `${failed.length} of 500 failed`).toEqual([]);
+    for (const r of results) expect(sha256(r as Buffer)).toBe(sha256(file));
+    expect(fwd.output()).not.toMatch(/short of channels/);
+  }, 120_000);
 });
+
+/** One FTP session with the test's own client: log in, EPSV, RETR; the file, or why it failed. */
+async function epsvRetr(port: number, name: string): Promise<Buffer | string> {
+  let ftp: FtpControl | undefined;
+  try {
+    ftp = await FtpControl.connect(port, '127.0.0.1', '127.0.0.2');
+    await ftp.login();
+    const epsv = await ftp.cmd('EPSV');
+    const m = /\(\|\|\|(\d+)\|\)/.exec(epsv);
+    if (!m) return `EPSV: ${epsv}`;
+    const data = await FtpControl.connect(Number(m[1]), '127.0.0.1', '127.0.0.2');
+    const bytes = data.collect();
+    const started = await ftp.cmd(`RETR ${name}`);
+    if (!/^1\d\d /.test(started)) return `RETR: ${started}`;
+    const body = await bytes;
+    const done = await ftp.reply(60_000);
+    if (!done.startsWith('226')) return `after RETR: ${done}`;
+    return body;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    ftp?.close();
+  }
+}

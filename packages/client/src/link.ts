@@ -8,6 +8,8 @@ import { type HostKeyPolicy, preferredHostKeyTypes, verifyHostKey } from './host
 import type { Logger } from './logger.js';
 
 const { Client } = ssh2;
+/** SSH_MSG_CHANNEL_OPEN_FAILURE reason 4 (RFC 4254 §5.1). */
+const RESOURCE_SHORTAGE = 4;
 type SshClient = InstanceType<typeof Client>;
 
 export interface LinkOptions {
@@ -24,6 +26,8 @@ export interface LinkOptions {
   rekeyLimit: RekeyLimit;
   /** Reconnect after a drop; capped exponential back-off with jitter. */
   reconnect: boolean;
+  /** How long a channel open refused for resource shortage is retried (default 30 s). */
+  channelWaitMs?: number;
   reconnectInitialDelayMs?: number;
   reconnectMaxDelayMs?: number;
   logger: Logger;
@@ -56,6 +60,8 @@ export class SshLink extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
   private readonly remoteHandlers = new Map<string, RemoteConnectionHandler>();
   private upWaiters = new Set<() => void>();
+  /** A channel open is being retried for resource shortage (logged once per episode). */
+  private waitingForChannels = false;
   reconnects = 0;
 
   constructor(readonly opts: LinkOptions) {
@@ -94,21 +100,54 @@ export class SshLink extends EventEmitter {
     });
   }
 
-  /** A direct-tcpip channel to host:port, "from" srcHost:srcPort (what the server logs). */
-  openDirect(srcHost: string, srcPort: number, host: string, port: number): Promise<ClientChannel> {
+  /**
+   * A direct-tcpip channel to host:port, "from" srcHost:srcPort (what the server logs). When the
+   * server refuses for resource shortage (RFC 4254: a per-connection channel cap, as ftpfwd-sshd
+   * has), the open is tried again as channels free up, for up to `channelWaitMs`: with every FTP
+   * session on one SSH connection, a burst must wait for a free channel, not fail with 425.
+   */
+  async openDirect(srcHost: string, srcPort: number, host: string, port: number): Promise<ClientChannel> {
+    const deadline = Date.now() + (this.opts.channelWaitMs ?? 30_000);
+    for (let delay = 25; ; delay = Math.min(delay * 2, 500)) {
+      try {
+        return await this.openDirectOnce(srcHost, srcPort, host, port);
+      } catch (err) {
+        const shortage = (err as { reason?: unknown }).reason === RESOURCE_SHORTAGE;
+        if (!shortage || Date.now() + delay > deadline) throw err;
+        if (!this.waitingForChannels) {
+          this.waitingForChannels = true;
+          this.opts.logger.info(
+            { host, port },
+            `SSH server ${this.label} is short of channels; waiting for one to free up`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  private openDirectOnce(
+    srcHost: string,
+    srcPort: number,
+    host: string,
+    port: number,
+  ): Promise<ClientChannel> {
     const c = this.client;
     if (!c) return Promise.reject(new FtpfwdError('link-down', `SSH link to ${this.label} is down`));
     return new Promise((resolve, reject) => {
       try {
         c.forwardOut(srcHost || '127.0.0.1', srcPort || 0, host, port, (err, ch) => {
-          if (err)
-            reject(
-              new FtpfwdError(
-                'forward-failed',
-                `SSH server ${this.label} refused a channel to ${host}:${port}: ${oneLine(err)}`,
-              ),
+          if (err) {
+            const e = new FtpfwdError(
+              'forward-failed',
+              `SSH server ${this.label} refused a channel to ${host}:${port}: ${oneLine(err)}`,
             );
-          else resolve(ch);
+            (e as { reason?: unknown }).reason = (err as { reason?: unknown }).reason;
+            reject(e);
+          } else {
+            this.waitingForChannels = false;
+            resolve(ch);
+          }
         });
       } catch (err) {
         reject(new FtpfwdError('link-down', `SSH link to ${this.label} is down: ${oneLine(err)}`));

@@ -83,6 +83,32 @@ describe('config file', () => {
     );
   });
 
+  it('pre-auth limits, penalties, password checks and the FTP policy, in OpenSSH syntax where it has one', () => {
+    const cfg = parseConfig({
+      limits: { maxStartups: '5:50:20', perSourceMaxStartups: 'none', perSourceNetBlockSize: '24:64' },
+      penalties: { authfail: 10, noauth: 0, min: 30, exempt: ['10.0.0.0/8', '192.0.2.1'] },
+      passwordChecks: { concurrency: 1, perSource: 1, maxWait: 1.5 },
+      ftp: { trustPasvAddress: true, minDataPort: 2000, activeAddresses: '203.0.113.7', dataIdleTimeout: 60 },
+    });
+    expect(cfg.limits).toMatchObject({
+      maxStartups: { start: 5, rate: 50, full: 20 },
+      perSourceMaxStartups: Number.POSITIVE_INFINITY,
+      perSourceNetBlockSize: { v4: 24, v6: 64 },
+    });
+    expect(cfg.penalties?.exempt?.matches('10.9.8.7')).toBe(true);
+    expect(cfg.penalties?.exempt?.matches('198.51.100.1')).toBe(false);
+    expect(cfg.ftp).toMatchObject({
+      trustPasvAddress: true,
+      minDataPort: 2000,
+      activeAddresses: ['203.0.113.7'],
+    });
+    expect(() => parseConfig({ limits: { maxStartups: '10:300:100' } })).toThrow(
+      /key "limits.maxStartups": expected/,
+    );
+    expect(() => parseConfig({ penalties: { exempt: 'not an address' } })).toThrow(/key "penalties.exempt"/);
+    expect(() => parseConfig({ backoff: { threshold: 3 } })).toThrow(/unknown key "backoff"/);
+  });
+
   it('says when the file is not valid YAML or JSON', () => {
     const path = join(dir, 'broken.json');
     writeFileSync(path, '{ "listen": ');

@@ -8,6 +8,9 @@ import { parseRekeyLimit } from '@ftpfwd/ftp-proxy';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { SshdError } from './errors.js';
+import { parseAddressPatterns } from './host-patterns.js';
+import { parseNetBlockSize } from './netblock.js';
+import { parseMaxStartups } from './startups.js';
 
 const stringList = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v]));
 const seconds = z.number().nonnegative();
@@ -19,15 +22,27 @@ const allowTcpForwarding = z
   .union([z.boolean(), z.enum(['yes', 'no', 'local', 'remote'])])
   .transform((v) => (v === true ? 'yes' : v === false ? 'no' : v));
 
-// Checked here so a bad value is refused at load, with the key's name, like every other key.
-const rekeyLimit = z.string().transform((text, ctx) => {
-  try {
-    return parseRekeyLimit(text);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
+/**
+ * A zod transform that parses text with `parse`: a bad value is refused at load, with the key's
+ * name, like every other key.
+ */
+function parsedBy<T>(parse: (text: string) => T) {
+  return (text: string, ctx: z.RefinementCtx): T => {
+    try {
+      return parse(text);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  };
+}
+/** Text, or a number written as one (`maxStartups: 20`). */
+const text = z.union([z.string(), z.number().transform(String)]);
+const checked = <T>(parse: (text: string) => T) => text.transform(parsedBy(parse));
+const rekeyLimit = checked(parseRekeyLimit);
+const addressPatterns = z
+  .union([z.string(), z.array(z.string()).transform((v) => v.join(','))])
+  .transform(parsedBy(parseAddressPatterns));
 
 const userSchema = z.strictObject({
   /** authorized_keys file for this user. */
@@ -65,6 +80,15 @@ export const configSchema = z.strictObject({
       maxFtpPermitsPerControl: z.number().int().positive().optional(),
       /** OpenSSH's RekeyLimit syntax: "1G 1h", "default 30m", "512M". */
       rekeyLimit: rekeyLimit.optional(),
+      /** OpenSSH's MaxStartups: "10:30:100" or "10". */
+      maxStartups: checked(parseMaxStartups).optional(),
+      /** Unauthenticated connections per source netblock, or "none". */
+      perSourceMaxStartups: z
+        .union([z.number().int().positive(), z.literal('none')])
+        .transform((v) => (v === 'none' ? Number.POSITIVE_INFINITY : v))
+        .optional(),
+      /** OpenSSH's PerSourceNetBlockSize: "32:128". */
+      perSourceNetBlockSize: checked(parseNetBlockSize).optional(),
     })
     .optional(),
   ftp: z
@@ -79,12 +103,24 @@ export const configSchema = z.strictObject({
       dataIdleTimeout: seconds.optional(),
     })
     .optional(),
-  backoff: z
+  /** Per-source penalties (OpenSSH's PerSourcePenalties), in seconds; 0 turns a kind off. */
+  penalties: z
     .strictObject({
-      threshold: z.number().int().nonnegative().optional(),
-      window: z.number().positive().optional(),
-      block: z.number().positive().optional(),
-      maxBlock: z.number().positive().optional(),
+      authfail: seconds.optional(),
+      noauth: seconds.optional(),
+      graceExceeded: seconds.optional(),
+      min: seconds.optional(),
+      max: seconds.optional(),
+      maxSources: z.number().int().positive().optional(),
+      /** Address patterns never penalised (from="…" syntax: CIDR, wildcards, !negation). */
+      exempt: addressPatterns.optional(),
+    })
+    .optional(),
+  passwordChecks: z
+    .strictObject({
+      concurrency: z.number().int().positive().optional(),
+      perSource: z.number().int().positive().optional(),
+      maxWait: z.number().positive().optional(),
     })
     .optional(),
   users: z.record(z.string().regex(/^[A-Za-z0-9._][A-Za-z0-9._@-]{0,63}$/), userSchema).optional(),

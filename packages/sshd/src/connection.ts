@@ -7,19 +7,19 @@ import { enforceRekeyLimit, listenPort, poolOutgoingPackets, SocketCongestion } 
 import type { Logger } from 'pino';
 import type {
   AcceptConnection,
-  AuthContext,
   Channel,
   Connection,
-  PublicKeyAuthContext,
   RejectConnection,
   ServerChannel,
   TcpipBindInfo,
   TcpipRequestInfo,
 } from 'ssh2';
-import type { AuthorizedKey, KeyRestrictions } from './authorized-keys.js';
+import { Authentication, type Login } from './authentication.js';
+import type { KeyRestrictions } from './authorized-keys.js';
 import { type Bridge, bridge, controlBridge } from './bridge.js';
 import { type FtpControl, FtpControls } from './ftp-control.js';
-import { verifyPassword } from './passwords.js';
+import type { PasswordChecks } from './password-checks.js';
+import type { SourcePenalties } from './penalties.js';
 import {
   matchPermitListen,
   matchPermitOpen,
@@ -89,13 +89,14 @@ export interface ConnectionDeps {
   options: ResolvedServerOptions;
   logger: Logger;
   emit: Emit;
-  /**
-   * Reports a connection that ended without logging in after failed attempts (per-source back-off
-   * counts connections, as OpenSSH's PerSourcePenalties do: a user whose agent offers several keys
-   * before the right one is not penalised for each).
-   */
-  onAuthFailure: (ip: string) => void;
-  onAuthSuccess: (ip: string) => void;
+  passwordChecks: PasswordChecks;
+  penalties: SourcePenalties;
+  /** Its startup slot (MaxStartups): given back once it logs in or closes. */
+  releaseStartup: () => void;
+  /** Its SSH key exchange finished: its startup slot is no longer taken for a newcomer. */
+  handshakeDone: () => void;
+  /** A login succeeded: false when the server already has limits.maxConnections logged in. */
+  onLogin: () => boolean;
 }
 
 export class SshConnection {
@@ -109,8 +110,9 @@ export class SshConnection {
   private readonly log: Logger;
   private readonly emit: Emit;
   private readonly deps: ConnectionDeps;
-  private authFailures = 0;
+  private readonly auth: Authentication;
   private authenticated = false;
+  private graceExpired = false;
   private restrictions: KeyRestrictions | undefined;
   /** `file:line` of the authorized key used, for log lines that name the rule deciding. */
   private keyRef = '';
@@ -162,9 +164,23 @@ export class SshConnection {
       emit: (e) => this.emit('ftp', e),
     });
 
+    this.auth = new Authentication({
+      connectionId: this.id,
+      ip: this.ip,
+      opts: this.opts,
+      log: this.log,
+      passwordChecks: deps.passwordChecks,
+      penalties: deps.penalties,
+      emit: (e) => this.emit('auth', e),
+      onLogin: (login) => this.onLogin(login),
+      end: () => this.client?.end(),
+      isOpen: () => !this.closed,
+    });
     if (this.opts.limits.loginGraceTimeMs > 0) {
       this.graceTimer = setTimeout(() => {
+        this.graceExpired = true;
         this.log.warn({ event: 'login-grace-expired' }, 'no successful login within the grace time; closing');
+        this.penalize('graceExceeded');
         this.socket.destroy();
       }, this.opts.limits.loginGraceTimeMs);
       this.graceTimer.unref();
@@ -178,9 +194,10 @@ export class SshConnection {
     c.on('error', (err: Error & { level?: string }) => {
       this.log.debug({ event: 'client-error', err: err.message, level: err.level }, 'connection error');
     });
-    c.on('authentication', (ctx) => this.onAuth(ctx));
+    c.on('authentication', (ctx) => this.auth.handle(ctx));
     c.once('handshake', (negotiated) => {
       this.cipher = negotiated.cs.cipher;
+      this.deps.handshakeDone();
     });
     c.on('rekey', () => this.log.debug({ event: 'rekey' }, 'SSH keys renewed'));
     c.on('ready', () => this.onReady());
@@ -213,116 +230,34 @@ export class SshConnection {
 
   // ---------------------------------------------------------------- authentication
 
-  private allowedMethods(): ('publickey' | 'password')[] {
-    const methods: ('publickey' | 'password')[] = [];
-    const o = this.opts;
-    const anyUserKeys = o.authorizedKeys.length > 0;
-    const userKeys = Object.values(o.users).some((u) => (u.keys?.length ?? 0) > 0);
-    if (anyUserKeys || userKeys) methods.push('publickey');
-    if (o.passwords.size > 0 || Object.values(o.users).some((u) => u.password)) methods.push('password');
-    return methods;
+  private onLogin(login: Login): boolean {
+    if (!this.deps.onLogin()) {
+      this.log.warn(
+        {
+          event: 'connection-refused',
+          user: login.user,
+          reason: `max-connections ${this.opts.limits.maxConnections}`,
+        },
+        'login refused: too many logged-in connections',
+      );
+      return false;
+    }
+    this.user = login.user;
+    this.keyRef = login.detail.split(' ')[0] ?? '';
+    this.restrictions = login.restrictions;
+    this.userEntry = login.userEntry;
+    this.deps.releaseStartup();
+    return true;
   }
 
-  private onAuth(ctx: AuthContext): void {
-    const methods = this.allowedMethods();
-    if (ctx.method === 'none') {
-      ctx.reject(methods);
-      return;
-    }
-    const user = ctx.username;
-    const fail = (reason: string): void => {
-      this.authFailures += 1;
-      this.log.info({ event: 'auth', user, method: ctx.method, ok: false, reason }, 'authentication failed');
-      this.emit('auth', { connection: this.id, ip: this.ip, user, method: ctx.method, ok: false, reason });
-      ctx.reject(methods);
-      if (this.authFailures >= this.opts.limits.maxAuthTries) {
-        this.log.warn(
-          { event: 'auth-tries-exceeded', user, tries: this.authFailures },
-          'too many authentication failures',
-        );
-        this.client?.end();
-      }
-    };
-    const succeed = (detail: string, restrictions: KeyRestrictions | undefined): void => {
-      this.user = user;
-      this.keyRef = detail.split(' ')[0] ?? '';
-      this.restrictions = restrictions;
-      this.userEntry = this.opts.users[user];
-      this.deps.onAuthSuccess(this.ip);
-      this.log.info({ event: 'auth', user, method: ctx.method, ok: true, key: detail }, 'authenticated');
-      this.emit('auth', {
-        connection: this.id,
-        ip: this.ip,
-        user,
-        method: ctx.method,
-        ok: true,
-        reason: detail,
-      });
-      ctx.accept();
-    };
-
-    if (ctx.method === 'publickey') {
-      if (!methods.includes('publickey')) {
-        fail('publickey authentication is not configured');
-        return;
-      }
-      const found = this.findKey(ctx);
-      if (typeof found === 'string') {
-        fail(found);
-        return;
-      }
-      if (!ctx.signature || !ctx.blob) {
-        // Only a query ("would this key do?"): answer PK_OK, the signed attempt comes next.
-        ctx.accept();
-        return;
-      }
-      let valid = false;
-      try {
-        valid = found.key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true;
-      } catch {
-        valid = false;
-      }
-      if (!valid) {
-        fail('signature did not verify');
-        return;
-      }
-      succeed(
-        `${found.source}:${found.line} ${found.type}${found.comment ? ` ${found.comment}` : ''}`,
-        found.restrictions,
+  /** A penalty for this connection's source (penalties.ts); logged when it starts a refusal. */
+  private penalize(kind: 'noauth' | 'graceExceeded' | 'authfail'): void {
+    const blockMs = this.deps.penalties.penalize(this.ip, kind);
+    if (blockMs > 0)
+      this.log.warn(
+        { event: 'penalty', ip: this.ip, kind, blockMs },
+        `source refused for ${Math.ceil(blockMs / 1000)} s (${kind})`,
       );
-      return;
-    }
-    if (ctx.method === 'password') {
-      if (!methods.includes('password')) {
-        fail('password authentication is not configured');
-        return;
-      }
-      const stored = this.opts.users[user]?.password ?? this.opts.passwords.get(user);
-      verifyPassword(ctx.password, stored).then(
-        this.guarded((ok: boolean) => {
-          if (this.closed) return;
-          if (ok) succeed('password', undefined);
-          else fail(stored ? 'wrong password' : 'no password for this user');
-        }),
-        this.guarded((err: Error) => fail(`password check failed: ${err.message}`)),
-      );
-      return;
-    }
-    fail(`method ${ctx.method} is not offered`);
-  }
-
-  /** The authorized key matching the offered one, or why there is none. */
-  private findKey(ctx: PublicKeyAuthContext): AuthorizedKey | string {
-    const candidates = [...(this.opts.users[ctx.username]?.keys ?? []), ...this.opts.authorizedKeys];
-    const offered = ctx.key.data;
-    const match = candidates.find((k) => k.type === ctx.key.algo && k.blob.equals(offered));
-    if (!match) return `key ${ctx.key.algo} not authorized for this user`;
-    const r = match.restrictions;
-    if (r.from && !r.from.matches(this.ip))
-      return `key ${match.source}:${match.line} refused: from="${r.from.source}" does not match ${this.ip}`;
-    if (r.expiresAt && r.expiresAt.getTime() <= Date.now())
-      return `key ${match.source}:${match.line} expired at ${r.expiresAt.toISOString()}`;
-    return match;
   }
 
   private onReady(): void {
@@ -965,7 +900,14 @@ export class SshConnection {
   private onClosed(): void {
     if (this.closed) return;
     this.closed = true;
-    if (!this.authenticated && this.authFailures > 0) this.deps.onAuthFailure(this.ip);
+    if (!this.authenticated) {
+      this.deps.releaseStartup();
+      // As OpenSSH: a connection that ended without a login is penalised once, unless its failed
+      // checks already were, each, or the grace time already penalised it.
+      if (this.auth.failures > this.auth.checkedFailures && this.auth.checkedFailures === 0)
+        this.penalize('authfail');
+      else if (!this.auth.attempted && !this.graceExpired) this.penalize('noauth');
+    }
     if (this.graceTimer) clearTimeout(this.graceTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
     for (const s of this.pending) s.destroy();

@@ -4,7 +4,6 @@ export {
   type KeyRestrictions,
   parseAuthorizedKeys,
 } from './authorized-keys.js';
-export { type BackoffOptions, DEFAULT_BACKOFF, SourceBackoff } from './backoff.js';
 export { type ConfigFile, loadConfigFile, parseConfig } from './config.js';
 export { OPEN_FAILURE, SESSION_REFUSED_MESSAGE } from './connection.js';
 export { excerpt, type LineProblem, SshdError, type SshdErrorCode } from './errors.js';
@@ -22,6 +21,8 @@ export {
   writeNewKey,
 } from './host-keys.js';
 export { type AddressPatternList, parseAddressPatterns } from './host-patterns.js';
+export { type NetBlockSize, netblockOf, parseNetBlockSize } from './netblock.js';
+export { type CheckResult, DEFAULT_PASSWORD_CHECKS, PasswordChecks } from './password-checks.js';
 export {
   DEFAULT_SCRYPT,
   formatPasswordHash,
@@ -32,6 +33,7 @@ export {
   setPasswordLine,
   verifyPassword,
 } from './passwords.js';
+export { DEFAULT_PENALTIES, type PenaltyKind, type PenaltyOptions, SourcePenalties } from './penalties.js';
 export {
   type AllowTcpForwarding,
   type GatewayPorts,
@@ -45,5 +47,12 @@ export {
   parsePermitOpenList,
   resolveBindAddress,
 } from './policy.js';
-export { createSshServer, DEFAULT_LISTEN, type ReloadableOptions, type SshServer } from './server.js';
+export {
+  createSshServer,
+  DEFAULT_LISTEN,
+  type ReloadableOptions,
+  type ServerStats,
+  type SshServer,
+} from './server.js';
+export { DEFAULT_MAX_STARTUPS, type MaxStartups, parseMaxStartups, StartupLimiter } from './startups.js';
 export * from './types.js';

@@ -308,12 +308,12 @@ describe('authentication with OpenSSH', () => {
     ).toEqual([true, false, false]);
   });
 
-  it('closes a connection after max auth tries, and backs off a source that keeps failing', async () => {
+  it('closes a connection after max auth tries, and penalises a source that keeps failing', async () => {
     const keys = [1, 2, 3].map((i) => sshKeygen(dir, `wrong${i}`));
     const t = await startServer(scope, dir, {
       authorizedKeysText: pubLine(userKey),
       limits: { maxAuthTries: 2 },
-      backoff: { threshold: 2, baseBlockMs: 60_000 },
+      penalties: { authfailMs: 10_000, minMs: 15_000 },
     });
     const ids = keys.flatMap((k) => ['-i', k]);
     const first = runSsh(scope, t, [...ids, '-N', 'u@127.0.0.1']);
@@ -322,12 +322,12 @@ describe('authentication with OpenSSH', () => {
     const second = runSsh(scope, t, [...ids, '-N', 'u@127.0.0.1']);
     expect(await second.exited).toBe(255);
     await waitFor(() => t.logs.lines.filter((l) => l.event === 'close').length >= 2, 5_000, 'both closed');
-    // Two connections from 127.0.0.1 that failed to log in: even the right key is now turned away
-    // before SSH starts.
+    // Two connections from 127.0.0.1 that failed to log in (10 s of penalty each, refused from 15 s):
+    // even the right key is now turned away before SSH starts.
     const blocked = runSsh(scope, t, ['-N', 'u@127.0.0.1'], { identity: userKey });
     expect(await blocked.exited).toBe(255);
     expect(
-      t.logs.find((l) => l.event === 'connection-refused' && String(l.reason).includes('back-off')),
+      t.logs.find((l) => l.event === 'connection-refused' && String(l.reason).includes('penalty')),
     ).toBeDefined();
   });
 });

@@ -7,10 +7,12 @@ import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { Connection } from 'ssh2';
 import ssh2 from 'ssh2';
-import { DEFAULT_BACKOFF, SourceBackoff } from './backoff.js';
 import { SshConnection } from './connection.js';
 import { SshdError } from './errors.js';
+import { DEFAULT_PASSWORD_CHECKS, PasswordChecks } from './password-checks.js';
+import { DEFAULT_PENALTIES, SourcePenalties } from './penalties.js';
 import { normalizeAddress } from './policy.js';
+import { StartupLimiter } from './startups.js';
 import {
   DEFAULT_FTP_POLICY,
   DEFAULT_LIMITS,
@@ -36,6 +38,17 @@ export type ReloadableOptions = Partial<
 
 export const DEFAULT_LISTEN: Readonly<ListenAddress> = Object.freeze({ host: '0.0.0.0', port: 2222 });
 
+export interface ServerStats {
+  /** Open TCP connections, logged in or not. */
+  connections: number;
+  loggedIn: number;
+  /** Unauthenticated connections (MaxStartups counts these). */
+  startups: number;
+  /** Source netblocks with a penalty running. */
+  penalisedSources: number;
+  passwordChecks: { waiting: number; peakConcurrency: number };
+}
+
 export interface SshServer {
   /** Bind every listen address; resolves with the addresses actually bound (real ports). */
   start(): Promise<ListenAddress[]>;
@@ -55,6 +68,8 @@ export interface SshServer {
   readonly fingerprints: { type: string; fingerprint: string; source: string }[];
   /** Open SSH connections right now. */
   readonly connectionCount: number;
+  /** Where the admission limits stand (for health checks, metrics and tests). */
+  readonly stats: ServerStats;
   on<K extends keyof ServerEvents>(event: K, listener: (payload: ServerEvents[K]) => void): this;
   once<K extends keyof ServerEvents>(event: K, listener: (payload: ServerEvents[K]) => void): this;
   off<K extends keyof ServerEvents>(event: K, listener: (payload: ServerEvents[K]) => void): this;
@@ -82,7 +97,11 @@ function resolveOptions(o: SshServerOptions): ResolvedServerOptions {
 class SshServerImpl extends EventEmitter implements SshServer {
   private readonly opts: ResolvedServerOptions;
   private readonly log: Logger;
-  private readonly backoff: SourceBackoff;
+  private readonly penalties: SourcePenalties;
+  private readonly startups: StartupLimiter;
+  private readonly passwordChecks: PasswordChecks;
+  /** Connections that have logged in (limits.maxConnections caps these, not the startups). */
+  private loggedIn = 0;
   private readonly engine: InstanceType<typeof ssh2.Server>;
   private readonly netServers: NetServer[] = [];
   private readonly bySocket = new WeakMap<Socket, SshConnection>();
@@ -95,8 +114,20 @@ class SshServerImpl extends EventEmitter implements SshServer {
     super();
     this.opts = resolveOptions(options);
     this.log = options.logger ?? pino({ level: 'silent' });
-    this.backoff = new SourceBackoff({ ...DEFAULT_BACKOFF, ...options.backoff });
     const l = this.opts.limits;
+    const netBlockSize = l.perSourceNetBlockSize;
+    this.penalties = new SourcePenalties({ ...DEFAULT_PENALTIES, netBlockSize, ...options.penalties });
+    this.startups = new StartupLimiter({
+      maxStartups: l.maxStartups,
+      perSource: l.perSourceMaxStartups,
+      netBlockSize,
+      evictAfterMs: l.startupEvictAfterMs,
+    });
+    this.passwordChecks = new PasswordChecks({
+      ...DEFAULT_PASSWORD_CHECKS,
+      netBlockSize,
+      ...options.passwordChecks,
+    });
     this.engine = new ssh2.Server({
       hostKeys: this.opts.hostKeys.map((k) => k.pem),
       ident: 'ftpfwd-sshd',
@@ -124,6 +155,19 @@ class SshServerImpl extends EventEmitter implements SshServer {
     return this.connections.size;
   }
 
+  get stats(): ServerStats {
+    return {
+      connections: this.connections.size,
+      loggedIn: this.loggedIn,
+      startups: this.startups.startups,
+      penalisedSources: this.penalties.size,
+      passwordChecks: {
+        waiting: this.passwordChecks.waiting,
+        peakConcurrency: this.passwordChecks.peakConcurrency,
+      },
+    };
+  }
+
   private emitEvent<K extends keyof ServerEvents>(event: K, payload: ServerEvents[K]): void {
     try {
       this.emit(event, payload);
@@ -146,13 +190,22 @@ class SshServerImpl extends EventEmitter implements SshServer {
       refuse('server is shutting down');
       return;
     }
-    if (this.connections.size >= this.opts.limits.maxConnections) {
-      refuse(`max-connections ${this.opts.limits.maxConnections} reached`);
+    const blocked = this.penalties.blockedForMs(ip);
+    if (blocked > 0) {
+      refuse(`penalty: refused for ${Math.ceil(blocked / 1000)} s after failed or abandoned logins`);
       return;
     }
-    const blocked = this.backoff.blockedForMs(ip);
-    if (blocked > 0) {
-      refuse(`back-off after repeated login failures (${Math.ceil(blocked / 1000)} s left)`);
+    // Unauthenticated connections are admitted by MaxStartups (startups.ts), apart from the
+    // logged-in ones: a flood that never logs in cannot take the slots of users who do.
+    const startup = this.startups.admit(ip, () => {
+      this.log.info(
+        { event: 'startup-evicted', ip },
+        'unauthenticated connection still in key exchange closed for a newcomer',
+      );
+      sock.destroy();
+    });
+    if (!startup.ok) {
+      refuse(startup.reason);
       return;
     }
 
@@ -166,19 +219,25 @@ class SshServerImpl extends EventEmitter implements SshServer {
       options: this.opts,
       logger: this.log,
       emit: (e, p) => this.emitEvent(e, p),
-      onAuthFailure: (addr) => {
-        const started = this.backoff.recordFailure(addr);
-        if (started > 0)
-          this.log.warn(
-            { event: 'backoff', ip: addr, blockMs: started },
-            'source blocked after repeated login failures',
-          );
+      passwordChecks: this.passwordChecks,
+      penalties: this.penalties,
+      releaseStartup: startup.release,
+      handshakeDone: startup.handshakeDone,
+      onLogin: () => {
+        if (this.loggedIn >= this.opts.limits.maxConnections) return false;
+        this.loggedIn += 1;
+        loggedIn = true;
+        return true;
       },
-      onAuthSuccess: (addr) => this.backoff.recordSuccess(addr),
     });
+    let loggedIn = false;
     this.connections.add(conn);
     this.bySocket.set(sock, conn);
-    sock.once('close', () => this.connections.delete(conn));
+    sock.once('close', () => {
+      this.connections.delete(conn);
+      startup.release();
+      if (loggedIn) this.loggedIn -= 1;
+    });
     this.log.debug({ event: 'accept', conn: id, ip, port: sock.remotePort }, 'TCP connection accepted');
     this.engine.injectSocket(sock);
   }

@@ -6,7 +6,6 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { type AuthorizedKey, parseAuthorizedKeys } from './authorized-keys.js';
-import type { BackoffOptions } from './backoff.js';
 import { type ConfigFile, loadConfigFile } from './config.js';
 import { SshdError } from './errors.js';
 import { defaultStateDir, type HostKey, loadHostKey, loadOrCreateStateKey } from './host-keys.js';
@@ -110,8 +109,11 @@ function limitsFrom(cfg: ConfigFile): Partial<Limits> {
     ftpPermitTimeoutMs: sec(l.ftpPermitTimeout),
     maxFtpPermitsPerControl: l.maxFtpPermitsPerControl,
     rekeyLimit: l.rekeyLimit,
+    maxStartups: l.maxStartups,
+    perSourceMaxStartups: l.perSourceMaxStartups,
+    perSourceNetBlockSize: l.perSourceNetBlockSize,
   };
-  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as Partial<Limits>;
+  return defined(out);
 }
 
 function ftpFrom(cfg: ConfigFile): Partial<FtpPolicy> {
@@ -122,20 +124,30 @@ function ftpFrom(cfg: ConfigFile): Partial<FtpPolicy> {
     activeAddresses: f.activeAddresses,
     dataIdleTimeoutMs: sec(f.dataIdleTimeout),
   };
-  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as Partial<FtpPolicy>;
+  return defined(out);
 }
 
-function backoffFrom(cfg: ConfigFile): Partial<BackoffOptions> {
-  const b = cfg.backoff ?? {};
-  const out: Partial<BackoffOptions> = {
-    threshold: b.threshold,
-    windowMs: sec(b.window),
-    baseBlockMs: sec(b.block),
-    maxBlockMs: sec(b.maxBlock),
-  };
-  return Object.fromEntries(
-    Object.entries(out).filter(([, v]) => v !== undefined),
-  ) as Partial<BackoffOptions>;
+function penaltiesFrom(cfg: ConfigFile): SshServerOptions['penalties'] {
+  const p = cfg.penalties ?? {};
+  return defined({
+    authfailMs: sec(p.authfail),
+    noauthMs: sec(p.noauth),
+    graceExceededMs: sec(p.graceExceeded),
+    minMs: sec(p.min),
+    maxMs: sec(p.max),
+    maxSources: p.maxSources,
+    exempt: p.exempt,
+  });
+}
+
+function passwordChecksFrom(cfg: ConfigFile): SshServerOptions['passwordChecks'] {
+  const p = cfg.passwordChecks ?? {};
+  return defined({ concurrency: p.concurrency, perSource: p.perSource, maxWaitMs: sec(p.maxWait) });
+}
+
+/** `o` without its undefined entries: a key the file did not set keeps the server's default. */
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 export function loadConfig(flags: CliFlags): ConfigFile {
@@ -214,7 +226,8 @@ export function buildServerOptions(flags: CliFlags, cfg: ConfigFile, log: Logger
     allowTcpForwarding,
     limits: limitsFrom(cfg),
     ftp: ftpFrom(cfg),
-    backoff: backoffFrom(cfg),
+    penalties: penaltiesFrom(cfg),
+    passwordChecks: passwordChecksFrom(cfg),
     logger: log,
   };
 }

@@ -2,10 +2,13 @@
 import type { RekeyLimit } from '@ftpfwd/ftp-proxy';
 import type { Logger } from 'pino';
 import type { AuthorizedKey } from './authorized-keys.js';
-import type { BackoffOptions } from './backoff.js';
 import type { HostKey } from './host-keys.js';
+import type { NetBlockSize } from './netblock.js';
+import type { PasswordCheckOptions } from './password-checks.js';
 import type { PasswordHash } from './passwords.js';
+import type { PenaltyOptions } from './penalties.js';
 import type { AllowTcpForwarding, GatewayPorts, PermitListenRule, PermitOpenRule } from './policy.js';
+import type { MaxStartups } from './startups.js';
 
 export interface ListenAddress {
   host: string;
@@ -22,9 +25,26 @@ export interface UserEntry {
 }
 
 export interface Limits {
-  /** Concurrent TCP connections; beyond, new ones are closed at once. */
+  /** Logged-in connections at once; a login beyond is refused and its connection closed. */
   maxConnections: number;
-  /** Open forwarding channels (and remote-forward listeners) per SSH connection. */
+  /**
+   * Unauthenticated connections (OpenSSH's MaxStartups `start:rate:full`): from `start` on, new ones
+   * are dropped at random, `rate`% rising to all at `full`. Counted apart from logged-in ones.
+   */
+  maxStartups: MaxStartups;
+  /** Unauthenticated connections from one source netblock; Infinity: no limit. */
+  perSourceMaxStartups: number;
+  /** What counts as one source for startups and penalties (OpenSSH's PerSourceNetBlockSize). */
+  perSourceNetBlockSize: NetBlockSize;
+  /**
+   * When a new connection would be dropped, an unauthenticated one this old that has not finished
+   * its SSH key exchange is closed to make room instead (startups.ts).
+   */
+  startupEvictAfterMs: number;
+  /**
+   * Open forwarding channels (and remote-forward listeners) per SSH connection. ftpfwd carries every
+   * FTP session over one connection: a control channel and up to 4 data channels each.
+   */
   maxChannelsPerConnection: number;
   /** Failed authentication attempts per connection before it is closed. */
   maxAuthTries: number;
@@ -53,7 +73,11 @@ export interface Limits {
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxConnections: 256,
-  maxChannelsPerConnection: 256,
+  maxStartups: { start: 10, rate: 30, full: 100 },
+  perSourceMaxStartups: 10,
+  perSourceNetBlockSize: { v4: 32, v6: 128 },
+  startupEvictAfterMs: 2_000,
+  maxChannelsPerConnection: 4096,
   maxAuthTries: 6,
   loginGraceTimeMs: 60_000,
   idleTimeoutMs: 0,
@@ -108,8 +132,10 @@ export interface SshServerOptions {
   limits?: Partial<Limits>;
   /** The FTP-aware policy's treatment of announcements. */
   ftp?: Partial<FtpPolicy>;
-  /** Per-source back-off after failed logins; `threshold: 0` turns it off. */
-  backoff?: Partial<BackoffOptions>;
+  /** Per-source penalties (OpenSSH's PerSourcePenalties); a kind's time 0 turns it off. */
+  penalties?: Partial<Omit<PenaltyOptions, 'netBlockSize' | 'now'>>;
+  /** How many password checks run at once, per source, and how long one may wait. */
+  passwordChecks?: Partial<Omit<PasswordCheckOptions, 'netBlockSize'>>;
   /** pino logger; silent when unset. */
   logger?: Logger;
 }
@@ -181,6 +207,6 @@ export interface ServerEvents {
   forward: ForwardEvent;
   ftp: FtpEvent;
   'connection-close': ConnectionCloseEvent;
-  /** A connection refused before SSH started (limit, back-off). */
+  /** A connection refused before SSH started (max-startups, per-source limit, penalty). */
   'connection-refused': { ip: string; reason: string };
 }

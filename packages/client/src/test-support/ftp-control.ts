@@ -65,6 +65,14 @@ export class FtpControl {
     if (!r.startsWith('230')) throw new Error(`login failed: ${r}`);
   }
 
+  /** Everything the peer sends until it closes (for a data connection), as bytes. */
+  collect(timeoutMs = 60_000): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    this.sock.setEncoding('latin1');
+    this.sock.on('data', (d: string) => chunks.push(Buffer.from(d, 'latin1')));
+    return this.waitClosed(timeoutMs).then(() => Buffer.concat(chunks));
+  }
+
   /** Resolves once the peer closed the connection. */
   async waitClosed(timeoutMs = 15_000): Promise<void> {
     const end = Date.now() + timeoutMs;

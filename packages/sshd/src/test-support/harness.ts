@@ -87,7 +87,7 @@ export async function startServer(
     hostKeys: [loadHostKey(hostKeyPath)],
     authorizedKeys: authorizedKeysText ? parseAuthorizedKeys(authorizedKeysText, 'authorized_keys').keys : [],
     logger: pino({ level: 'debug' }, logs),
-    backoff: { threshold: 0 },
+    penalties: { authfailMs: 0, noauthMs: 0, graceExceededMs: 0 },
     ...rest,
   });
   const [addr] = await server.start();
