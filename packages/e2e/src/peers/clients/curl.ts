@@ -34,19 +34,48 @@ function modeFlags(mode: CurlMode, addr: string): string[] {
   }
 }
 
+/** curl's exit codes an FTP cell meets (curl(1) "EXIT CODES"). */
+const EXIT: Record<number, string> = {
+  7: 'failed to connect',
+  8: 'weird server reply',
+  9: 'access denied',
+  12: 'timeout waiting for the server to connect back (active mode)',
+  13: 'weird PASV/EPSV reply',
+  19: 'RETR failed',
+  25: 'upload failed',
+  28: 'timeout',
+  30: 'PORT/EPRT failed',
+  36: 'resume failed',
+  56: 'failure receiving data',
+  67: 'login denied',
+};
+
 /**
- * The "curl: (N) …" line of curl's stderr (its reason), with the last server reply curl read (-v
- * lines "< …"): curl's own words are sometimes beside the point ("sa_addr inet_ntop() failed").
+ * curl's reason, the last server reply it read and its last remark (from -v): curl's own error text
+ * is sometimes stale — in active mode it keeps "sa_addr inet_ntop() failed…" from an earlier,
+ * harmless lookup — so a stale text is replaced by what the exit code means.
  */
-function curlError(stderr: string): string {
-  const lines = stderr.split('\n');
-  const err = lines.filter((l) => l.startsWith('curl:')).pop() ?? lastLines(stderr);
+function curlError(stderr: string, code: number | null): string {
+  const lines = stderr.split('\n').map((l) => l.trimEnd());
+  let err = lines.filter((l) => l.startsWith('curl:')).pop() ?? lastLines(stderr);
+  if (/inet_ntop\(\) failed/.test(err)) err = `curl: (${code}) ${EXIT[code ?? -1] ?? 'error'}`;
   const reply = lines
     .filter((l) => l.startsWith('< '))
     .pop()
     ?.slice(2)
     .trim();
-  return reply ? `${err} (last reply: ${reply})` : err;
+  const remark = lines
+    .filter((l) => l.startsWith('* ') && /conn|data|fail|refus|timeout|wait|abort/i.test(l))
+    .filter(
+      (l) =>
+        !/Connected to|left intact|Closing connection|Connecting to|Trying|inet_ntop|Connect data stream/.test(
+          l,
+        ),
+    )
+    .pop()
+    ?.slice(2)
+    .trim();
+  return [err, reply && `last reply: ${reply}`, remark && `curl: ${remark}`].filter(Boolean).join('; ');
 }
 
 async function curl(ctx: CellContext, mode: CurlMode, args: string[], what: string, maxSecs = 20) {
@@ -67,7 +96,7 @@ async function curl(ctx: CellContext, mode: CurlMode, args: string[], what: stri
     ],
     { timeoutMs: (maxSecs + 10) * 1000 },
   );
-  const res: CellResult = r.code === 0 && !r.timedOut ? OK : failure(what, r, curlError(r.stderr));
+  const res: CellResult = r.code === 0 && !r.timedOut ? OK : failure(what, r, curlError(r.stderr, r.code));
   return { r, res };
 }
 

@@ -9,16 +9,15 @@ let version: string | undefined;
 export const ftpSrv: ServerSpec = {
   kind: 'ftp-srv',
   login: `user "${USER}" with a password (its login event)`,
-  ipv6: false,
+  ipv6: true,
   passive: {
     v4: passiveRange('ftp-srv', 'v4').join('-'),
-    v6: 'n/a',
+    v6: passiveRange('ftp-srv', 'v6').join('-'),
   },
   quirks: [
     'PASV answers 502 unless pasv_url is set',
     'data connections and PORT/EPRT addresses must match the control peer\'s IP ("Remote addresses do not match" / "The given address is not yours"): through ftpfwd the control peer is the SSH server, so only data channels that really go through the tunnel work',
     'installs SIGTERM handlers that call process.exit: run it in a child process (tools/peers/ftpsrv.cjs)',
-    'no IPv6 run here (its passive replies are IPv4 227 only)',
   ],
   prepare() {
     const req = createRequire(join(REPO, 'packages', 'e2e', 'package.json'));
@@ -33,7 +32,7 @@ export const ftpSrv: ServerSpec = {
   async start(c, { host, layout }) {
     if (!version) ftpSrv.prepare();
     const port = await freePort([host]);
-    const [lo, hi] = passiveRange('ftp-srv', 'v4');
+    const [lo, hi] = passiveRange('ftp-srv', host.includes(':') ? 'v6' : 'v4');
     const proc = startProc(c, process.execPath, [
       join(TOOLS, 'ftpsrv.cjs'),
       host,
