@@ -57,8 +57,10 @@ const SSHD_KEYS = {
   allowTcpForwarding: '`--allow-tcp-forwarding`: which directions are allowed; default `yes`',
   logLevel: 'log level; `-v`/`-vv` override it; default `info`',
   limits: 'limits (times in seconds)',
-  'limits.maxConnections': 'concurrent TCP connections; default 256',
-  'limits.maxChannelsPerConnection': 'open channels and remote listeners per SSH connection; default 256',
+  'limits.maxConnections':
+    'logged-in connections at once (unauthenticated ones: `maxStartups`); a login beyond is refused; default 256',
+  'limits.maxChannelsPerConnection':
+    'open channels and remote listeners per SSH connection (ftpfwd carries every FTP session over one); default 4096',
   'limits.maxAuthTries': 'failed authentications per connection before it is closed; default 6',
   'limits.loginGraceTime': 'from TCP accept to a successful login; default 60',
   'limits.idleTimeout': 'close a logged-in connection after this long without traffic; 0 (default) = never',
@@ -70,12 +72,33 @@ const SSHD_KEYS = {
   'limits.maxFtpPermitsPerControl': 'unused permits per FTP control channel at once; default 4',
   'limits.rekeyLimit':
     "OpenSSH `RekeyLimit`: `BYTES [SECONDS]` (`1G 1h`, `default 30m`); the server starts a key exchange after that much data one way or that much time, whichever side started the last; default `default none` (the cipher's bound: 64 GiB for AES, 1 GiB for chacha20)",
-  backoff: 'per-source back-off after failed logins',
-  'backoff.threshold':
-    'failed connections from one address within `window` before it is blocked; 0 = off; default 10',
-  'backoff.window': 'seconds over which failures are counted; default 600',
-  'backoff.block': 'first block, in seconds, doubling with each new block; default 30',
-  'backoff.maxBlock': 'longest block, in seconds; default 900',
+  'limits.maxStartups':
+    'OpenSSH `MaxStartups` `START:RATE:FULL` for unauthenticated connections: from START on, new ones are dropped at random, RATE % rising to all at FULL; a would-be-dropped one takes the slot of a connection still in key exchange after 2 s; default `10:30:100`',
+  'limits.perSourceMaxStartups': 'unauthenticated connections per source netblock, or `none`; default 10',
+  'limits.perSourceNetBlockSize':
+    'OpenSSH `PerSourceNetBlockSize` `V4BITS[:V6BITS]`: what counts as one source for startups and penalties; default `32:128`',
+  ftp: 'how the FTP-aware policy treats what control channels announce',
+  'ftp.trustPasvAddress':
+    'a 227 may permit a channel to the host it names when that is not the control connection’s (only under a rule that names the FTP server); default false',
+  'ftp.minDataPort': 'lowest data port a 227/229 may permit; default 1024',
+  'ftp.activeAddresses':
+    'addresses besides a slot’s own that a PORT/EPRT may name (this server behind NAT); default none',
+  'ftp.dataIdleTimeout': 'an FTP data channel with no bytes either way for this long is closed; 0 = never; default 300',
+  penalties:
+    'per-source penalties (OpenSSH `PerSourcePenalties`), in seconds; a source refused once its accrued penalty reaches `min`',
+  'penalties.authfail':
+    'for each failed password or signature check, at once (and a connection that ends without a login after a failure); default 5',
+  'penalties.noauth': 'for a connection that ends without trying to log in; default 1',
+  'penalties.graceExceeded': 'for a connection still not logged in at `loginGraceTime`; default 10',
+  'penalties.min': 'accrued penalty from which the source is refused; default 15',
+  'penalties.max': 'most penalty a source can accrue; default 600',
+  'penalties.maxSources': 'sources remembered at once (the longest unpenalised are forgotten); default 65536',
+  'penalties.exempt':
+    'address patterns never penalised (`from=` syntax: CIDR, wildcards, `!`), a string or a list; default none',
+  passwordChecks: 'bounds on password checking (each check is one 32 MiB scrypt run)',
+  'passwordChecks.concurrency': 'checks running at once; default 2',
+  'passwordChecks.perSource': 'checks queued or running per source netblock; more are answered at once as failed; default 2',
+  'passwordChecks.maxWait': 'seconds a check may wait for its turn before it is answered as failed (not penalised); default 2',
   users: 'per-user settings, by user name (letters, digits, `._@-`, at most 64)',
   'users.<name>.authorizedKeys': 'keys only this user may log in with',
   'users.<name>.password': '`$scrypt$…` hash as `ftpfwd-sshd passwd` writes it',
@@ -97,22 +120,28 @@ const SSHD_EVENTS = {
   auth: 'each authentication attempt: user, method, `ok`, the key (`file:line`) or the reason',
   'auth-tries-exceeded': 'too many failed attempts: connection closed',
   'login-grace-expired': 'no login within `loginGraceTime`: connection closed',
-  backoff: 'a source address blocked after repeated failures',
-  'connection-refused': 'a connection refused (back-off, `maxConnections`)',
+  penalty: 'a source refused for `blockMs` after penalties of `kind` (`authfail`, `noauth`, `graceExceeded`)',
+  'connection-refused':
+    'a connection refused before SSH (`maxStartups`, `perSourceMaxStartups`, a penalty) or a login refused (`maxConnections`)',
+  'startup-evicted':
+    'an unauthenticated connection still in key exchange closed to make room for a new one (`maxStartups`)',
   'session-refused': 'a shell/exec session asked for and refused (forwarding only)',
   'request-refused': 'a global request this server does not offer refused',
   forward:
-    'each `direct-tcpip`, `tcpip-forward` or `forwarded-tcpip` opened or refused, with the `rule` that decided (FTP data channels and one-shot active-mode slots: debug)',
+    'each `direct-tcpip`, `tcpip-forward` or `forwarded-tcpip` opened or refused, with the `rule` that decided (FTP data channels with `user` and `command`; one-shot active-mode slot listeners: debug)',
   'channel-close': '(debug) a forwarded channel closed, with its byte counts',
   'listener-error': 'a remote-forward listener failed',
   'listener-close': '(debug) a remote-forward listener closed, and why',
   'gc-pacing':
     '(debug, at start) GC pacing (`FTPFWD_GC_PACING`) is unavailable in this runtime: bulk transfers cost more CPU',
-  'ftp-control': 'an FTP control channel being observed (FTP-aware policy)',
+  'ftp-control': 'an FTP control channel being guarded (FTP-aware policy)',
   'ftp-permit':
-    'a data channel permitted from what the FTP session announced (debug); one refused at the limit, or a PORT/EPRT naming no slot (info)',
-  'ftp-tls': 'AUTH TLS seen: the observer stops, no more data channels are permitted',
-  'ftp-protocol-error': 'the observed FTP control stream did not parse',
+    'every data permit an FTP announcement was granted or refused, with `user`, `command`, `endpoint` and the `rule`; a PORT/EPRT/LPRT taken out and answered by the server',
+  'ftp-ambiguous':
+    'an FTP control channel whose framing became ambiguous (a bare LF, CR or NUL in a command, a reply after a bare LF, a reply answering nothing): its unused permits revoked, no more granted',
+  'ftp-data-idle': 'an FTP data channel closed after `ftp.dataIdleTimeout` without a byte either way',
+  'ftp-tls': 'AUTH TLS seen: the guard stops, no more data channels are permitted',
+  'ftp-protocol-error': 'the guarded FTP control stream did not parse',
   close: 'a connection ended: user, `bytesFromClient`, `bytesToClient`, `durationMs`',
   'client-error': '(debug) a connection’s protocol or socket error',
   'idle-timeout': 'a connection closed after `idleTimeout`',
@@ -149,6 +178,8 @@ const CLIENT_FIELDS = {
   reply: 'the FTP reply sent to the client instead',
   direction: 'which side of the FTP control stream did not parse',
   peer: 'the connecting peer of a forwarded TCP connection',
+  host: 'a channel’s target host (waiting for a free channel)',
+  port: 'a channel’s target port (waiting for a free channel)',
   sent: '(debug) TCP forward bytes sent',
   received: '(debug) TCP forward bytes received',
   attempt: 'reconnect attempt number',

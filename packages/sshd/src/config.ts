@@ -40,9 +40,14 @@ function parsedBy<T>(parse: (text: string) => T) {
 const text = z.union([z.string(), z.number().transform(String)]);
 const checked = <T>(parse: (text: string) => T) => text.transform(parsedBy(parse));
 const rekeyLimit = checked(parseRekeyLimit);
+/** Address patterns as a string or a list of them; an empty list is none. */
 const addressPatterns = z
-  .union([z.string(), z.array(z.string()).transform((v) => v.join(','))])
-  .transform(parsedBy(parseAddressPatterns));
+  .union([z.string(), z.array(z.string())])
+  .transform((v, ctx) =>
+    Array.isArray(v) && v.length === 0
+      ? undefined
+      : parsedBy(parseAddressPatterns)([v].flat().join(','), ctx),
+  );
 
 const userSchema = z.strictObject({
   /** authorized_keys file for this user. */
