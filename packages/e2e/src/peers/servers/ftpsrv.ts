@@ -18,6 +18,9 @@ export const ftpSrv: ServerSpec = {
     'PASV answers 502 unless pasv_url is set',
     'data connections and PORT/EPRT addresses must match the control peer\'s IP ("Remote addresses do not match" / "The given address is not yours"): through ftpfwd the control peer is the SSH server, so only data channels that really go through the tunnel work',
     'installs SIGTERM handlers that call process.exit: run it in a child process (tools/peers/ftpsrv.cjs)',
+    'no MLSD (502 Command not allowed); does not understand Telnet IP/Synch: lftp\'s abort gets "502 Command not allowed: <the IAC bytes>"',
+    'REST before STOR truncates the file and writes at the offset: an upload resumed with lftp put -c leaves zeros where the first part was',
+    'ends a transfer whose data connection the client closed with "551 write ECONNRESET" (not 426), then answers ABOR with 225',
   ],
   prepare() {
     const req = createRequire(join(REPO, 'packages', 'e2e', 'package.json'));

@@ -26,8 +26,9 @@ export const proftpd: ServerSpec = {
   quirks: [
     'Debian links proftpd against libhiredis, libmemcached(util) and libpcre2-posix even when those modules are off: an unpacked (not installed) proftpd needs them installed (tools/setup-machine does)',
     'runs as root and switches to the virtual user (uid 65534 here); the site must be writable by it',
-    'PORT/EPRT to an address other than the control peer is refused (AllowForeignAddress off)',
-    'answers the RFC 959 abort sequence (Telnet IP, Synch, ABOR) with "226 Abort successful"',
+    'PORT/EPRT to an address other than the control peer is refused (AllowForeignAddress off by default)',
+    'does not read urgent data inline: ftplib\'s abort() (ABOR with MSG_OOB) leaves "ABOR\\r" glued to the next command even without a tunnel ("500 \'ABOR NOOP\' not understood"); lftp\'s Telnet IP + Synch abort works',
+    'the standalone master pauses ~0.2-0.4 s after each session ends before it accepts the next: back-to-back sessions are slow',
   ],
   prepare() {
     const b = debianBinary('proftpd-core', 'usr/sbin/proftpd');

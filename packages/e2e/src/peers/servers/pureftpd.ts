@@ -29,7 +29,9 @@ export const pureFtpd: ServerSpec = {
     'pure-pw hashes passwords with argon2id at t=1023: each login then costs ~5 s of CPU here; the matrix writes a SHA-512 crypt hash into the passwd file itself and builds the PureDB with pure-pw mkdb',
     'logs only to syslog (there is none here): its log text is empty',
     'NLST lists "." and ".." too; MLSD reports the size of "." and ".." as "sizd="',
-    'in active mode its final 226 can reach the client before the data connection is accepted (issue 14: the race ftpfwd must not widen)',
+    'after a transfer the client stopped, its first reply is "150 0.000 seconds (measured here), …" and then "226 Since you see this ABOR must\'ve succeeded": ftplib\'s abort() raises error_proto on the 150; whether the ABOR is seen at all depends on timing (it does not read urgent data inline)',
+    'sends its final 226 as soon as the data is written: when the data connection is connected late (a proxy in active mode), the 226 can reach the client first ("Ctrl conn has data while waiting for data conn"; issue 14)',
+    'refuses an EPRT whose family differs from the control connection: "500 I won\'t open a connection to 127.0.0.1 (only to ::1)"',
   ],
   prepare() {
     const b = debianBinary('pure-ftpd', 'usr/sbin/pure-ftpd');

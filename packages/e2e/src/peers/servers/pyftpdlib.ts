@@ -16,7 +16,7 @@ export const pyftpdlib: ServerSpec = {
   quirks: [
     "a Debian python3 module (python3-pyftpdlib): run with /usr/bin/python3, not pyenv's python",
     'on IPv6 it answers PASV with an IPv6-form 227: "227 Entering passive mode (::1,p1,p2)."',
-    'refuses PORT/EPRT to an address other than the control peer (permit_foreign_addresses=False) and data connections from another address (permit_privileged_ports/foreign checks)',
+    'refuses PORT/EPRT to an address other than the control peer: "501 Rejected data connection to foreign address 127.0.0.1:…" (permit_foreign_addresses=False)',
     'lftp\'s abort (Telnet IP + Synch + ABOR) leaves it one reply behind ("server bug: 426 reply missed"): lftp abort fails without the tunnel too',
   ],
   prepare() {

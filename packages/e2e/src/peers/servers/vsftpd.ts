@@ -31,7 +31,9 @@ export const vsftpd: ServerSpec = {
   quirks: [
     '500 OOPS: vsftpd: refusing to run with writable root inside chroot() — the anonymous root must not be writable by its user; clients work in pub/',
     'refuses a root under a 0700 directory (it drops privileges before changing into it)',
+    'anonymous login fails with "500 OOPS: cannot change directory:/nonexistent" when its ftp_username has no home directory, even with anon_root set (so not nobody: ftp, else daemon)',
     'no MLSD/MLST (500 Unknown command)',
+    'async_abor_enable is off by default: an ABOR sent during a transfer is read only when the transfer ends, so ftplib\'s abort() with the data connection still open hangs; closing the data connection first gives "426 Failure writing network stream." then "225 No transfer to ABOR."',
     'PORT/EPRT to an address other than the control peer is refused (port_promiscuous=NO), and passive data connections must come from the control peer (pasv_promiscuous=NO)',
     'one process per listening address: IPv6 (::1) needs its own instance with listen_ipv6=YES',
   ],
