@@ -3,6 +3,7 @@ import {
   type ActiveRequest,
   type DataChannelBroker,
   type DataChannelLease,
+  type DataConnectionProgress,
   type Endpoint,
   normalizeAddress,
   type PassiveRequest,
@@ -46,6 +47,32 @@ function advertisable(host: string, fallback: string): string {
   if (h === 'localhost') return '127.0.0.1';
   if (isIP(h) === 0 || h === '0.0.0.0' || h === '::') return fallback;
   return h;
+}
+
+/**
+ * How far an active-mode data connection has got towards the FTP client: the engine holds the
+ * transfer's final reply until it is through (pure-ftpd sends a small file's 226 at once; curl gives
+ * up on a transfer whose 226 overtook its data connection).
+ */
+class DataDelivery {
+  state: DataConnectionProgress['state'] = 'none';
+  readonly settled: Promise<void>;
+  private resolve!: () => void;
+  constructor() {
+    this.settled = new Promise((r) => {
+      this.resolve = r;
+    });
+  }
+  /** The FTP server's connection arrived; it is being connected on. */
+  arrived(): void {
+    if (this.state === 'none') this.state = 'connecting';
+  }
+  /** Through to the FTP client, or failed, or never coming (the listener closed). */
+  done(): void {
+    this.state = 'done';
+    this.resolve();
+  }
+  progress = (): DataConnectionProgress => ({ state: this.state, settled: this.settled });
 }
 
 /** Bytes one session's data channels carried, for its closing log line. */
@@ -140,12 +167,14 @@ async function oneShotRemote(
   expectSrc: string | undefined,
   idleMs: number,
   onAccept: (details: TcpConnectionDetails, accept: () => ClientChannel, reject: () => void) => void,
+  onUnused?: () => void,
 ): Promise<{ port: number; release: () => void }> {
   const link = ctx.link;
   let port = 0;
-  const gate = new OneShotGate(
+  const gate: OneShotGate = new OneShotGate(
     () => {
       if (port) link.unlistenRemote(bindHost, port);
+      if (gate.state === 'closed') onUnused?.();
     },
     idleMs,
     ctx.ftp.releaseGraceMs,
@@ -217,14 +246,19 @@ function directThenPipe(
   ahead: ChannelAhead,
   role: 'client' | 'server',
   what: string,
+  delivery?: DataDelivery,
 ): void {
+  delivery?.arrived();
   ahead.channel.then(
     // pipeData takes the FTP client's side first.
-    (ch) =>
+    (ch) => {
+      delivery?.done();
       void (role === 'server'
         ? pipeData(ctx, stats, sessionId, sock, ch, what)
-        : pipeData(ctx, stats, sessionId, ch, sock, what)),
+        : pipeData(ctx, stats, sessionId, ch, sock, what));
+    },
     (err: unknown) => {
+      delivery?.done();
       ctx.metrics.forwardFailures.inc({ kind: 'data-channel' });
       ctx.logger.warn(
         { session: sessionId, err: oneLine(err) },
@@ -248,6 +282,8 @@ interface LocalToRemote {
   /** Which FTP party `target` is. */
   role: 'client' | 'server';
   what: string;
+  /** Active mode: told when the connection arrives and when it is through. */
+  delivery?: DataDelivery;
 }
 
 /**
@@ -268,8 +304,11 @@ async function oneShotLocalToRemote(
       o.bindHost,
       o.expectPeer,
       o.idleMs,
-      (sock) => directThenPipe(ctx, stats, o.sessionId, sock, ahead, o.role, o.what),
-      () => ahead.discard(),
+      (sock) => directThenPipe(ctx, stats, o.sessionId, sock, ahead, o.role, o.what, o.delivery),
+      () => {
+        ahead.discard();
+        o.delivery?.done();
+      },
     );
   } catch (err) {
     ahead.discard();
@@ -291,9 +330,12 @@ function connectDataThenAccept(
   accept: () => ClientChannel,
   reject: () => void,
   what: string,
+  delivery?: DataDelivery,
 ): void {
+  delivery?.arrived();
   connectThenAccept(target, accept, reject, {
     onConnectError: (err) => {
+      delivery?.done();
       ctx.metrics.forwardFailures.inc({ kind: 'data-channel' });
       ctx.logger.warn(
         { session: sessionId, err: oneLine(err) },
@@ -301,6 +343,7 @@ function connectDataThenAccept(
       );
     },
     onAccepted: (sock, ch) => {
+      delivery?.done();
       // pipeData takes the FTP client's side first.
       if (role === 'client') void pipeData(ctx, stats, sessionId, sock, ch, what);
       else void pipeData(ctx, stats, sessionId, ch, sock, what);
@@ -344,7 +387,10 @@ export class LocalFtpBroker implements DataChannelBroker {
    */
   async openActive(req: ActiveRequest, s: SessionContext): Promise<DataChannelLease> {
     const { ctx } = this;
-    const bind = ctx.ftp.remoteDataBind ?? '127.0.0.1';
+    // The data family toward the server follows the server (RFC 2428), whatever the client speaks.
+    const loopback = isIP(literalIp(s.serverAddress.host) ?? '') === 6 ? '::1' : '127.0.0.1';
+    const bind = ctx.ftp.remoteDataBind ?? loopback;
+    const delivery = new DataDelivery();
     // Only the FTP server may connect (when its address is a literal): another user on the SSH
     // server's host must not receive an upload or feed a download.
     const r = await oneShotRemote(
@@ -363,13 +409,15 @@ export class LocalFtpBroker implements DataChannelBroker {
           accept,
           reject,
           `${req.command} <- ${req.client.host}:${req.client.port}`,
+          delivery,
         ),
+      () => delivery.done(),
     );
     const endpoint: Endpoint = {
-      host: ctx.ftp.remoteDataAdvertise ?? advertisable(bind, '127.0.0.1'),
+      host: ctx.ftp.remoteDataAdvertise ?? advertisable(bind, loopback),
       port: r.port,
     };
-    return { endpoint, release: r.release };
+    return { endpoint, release: r.release, dataConnection: delivery.progress };
   }
 }
 
@@ -417,7 +465,9 @@ export class RemoteFtpBroker implements DataChannelBroker {
   async openActive(req: ActiveRequest, s: SessionContext): Promise<DataChannelLease> {
     const { ctx } = this;
     const bindHost = bindable(this.localControlAddress);
+    const delivery = new DataDelivery();
     const l = await oneShotLocalToRemote(ctx, this.seq, this.stats, {
+      delivery,
       sessionId: s.sessionId,
       bindHost,
       expectPeer: this.serverPeerAddress,
@@ -431,7 +481,7 @@ export class RemoteFtpBroker implements DataChannelBroker {
       host: ctx.ftp.remoteDataAdvertise ?? advertisable(bindHost, '127.0.0.1'),
       port: l.port,
     };
-    return { endpoint, release: l.release };
+    return { endpoint, release: l.release, dataConnection: delivery.progress };
   }
 }
 
