@@ -41,10 +41,18 @@ describe('GC pacing', () => {
     enableGcPacing({ everyBytes: 0 });
   });
 
-  it('runs a young-generation GC each time the configured bytes have moved', async () => {
+  it('runs young-generation GCs in step with the bytes moved', async () => {
     expect(enableGcPacing({ everyBytes: MiB })).toBe(true);
     expect(gcPacingEnabled()).toBe(true);
-    expect(await minorGcsDuring(() => move(MiB))).toBeGreaterThanOrEqual(40);
+    // 40 budgets crossed, one per turn: about 40 scavenges. V8 may fold one into another it was
+    // already running (Node 24 and 26 report 39), so the margin is wide; exact counts are the bench's.
+    const paced = await minorGcsDuring(() => move(MiB));
+    expect(paced).toBeGreaterThanOrEqual(30);
+    expect(paced).toBeLessThanOrEqual(60);
+    // Half the bytes in as many turns, about half the scavenges: pacing follows the data, not the clock.
+    const half = await minorGcsDuring(() => move(MiB / 2));
+    expect(half).toBeGreaterThanOrEqual(0.3 * paced);
+    expect(half).toBeLessThanOrEqual(0.7 * paced);
   });
 
   it('collects nothing extra below the budget, and nothing when off', async () => {
