@@ -68,7 +68,7 @@ function curlError(stderr: string, code: number | null): string {
     .filter((l) => l.startsWith('* ') && /conn|data|fail|refus|timeout|wait|abort/i.test(l))
     .filter(
       (l) =>
-        !/Connected to|left intact|Closing connection|Connecting to|Trying|inet_ntop|Connect data stream/.test(
+        !/Connected to|left intact|Closing connection|Connecting to|Trying|inet_ntop|Connect data stream|^\* Skip /.test(
           l,
         ),
     )
