@@ -139,13 +139,14 @@ async function main(): Promise<number> {
   console.error(
     `peers: ${opts.servers.length} servers × ${cells.length} client/op cells × ${opts.paths.length} paths = ${opts.servers.length * cells.length * opts.paths.length} cells`,
   );
+  const at = commit(); // what the run tests: the tree as it was when the run started
   const result = await runMatrix({ ...opts, progress: (l) => console.error(l) });
-  const md = toMarkdown(result, { commit: commit() });
+  const md = toMarkdown(result, { commit: at });
   mkdirSync(opts.out, { recursive: true });
   writeFileSync(join(opts.out, 'latest.md'), md);
   writeFileSync(
     join(opts.out, 'latest.json'),
-    `${JSON.stringify({ commit: commit(), ...result }, null, 2)}\n`,
+    `${JSON.stringify({ commit: at, ...result }, null, 2)}\n`,
   );
   console.log(md);
   const s = summarize(result);
