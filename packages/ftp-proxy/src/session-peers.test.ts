@@ -194,6 +194,30 @@ describe('active mode', () => {
     );
   });
 
+  it("holds every line of a multi-line final reply (pure-ftpd's 226-…/226 …), not only the last", async () => {
+    const broker = new RecordingBroker();
+    let connected!: () => void;
+    const settled = new Promise<void>((r) => {
+      connected = r;
+    });
+    let state: DataConnectionProgress['state'] = 'connecting';
+    broker.dataConnection = () => ({ state, settled });
+    const h = harness({}, broker);
+    await login(h);
+    await client(h, 'PORT 127,0,0,2,195,80\r\n');
+    await server(h, '200 ok\r\n');
+    await client(h, 'LIST\r\n');
+    await server(h, '150 Accepted data connection\r\n226-Options: -a -l\r\n226 4 matches total\r\n');
+    expect(h.client()).toBe(`${LOGIN_CLIENT}200 ok\r\n150 Accepted data connection\r\n`);
+    state = 'done';
+    connected();
+    await settle();
+    await settle();
+    expect(h.client()).toMatch(
+      /150 Accepted data connection\r\n226-Options: -a -l\r\n226 4 matches total\r\n$/,
+    );
+  });
+
   it('passes an error reply at once when no data connection ever came, and bounds the wait', async () => {
     const broker = new RecordingBroker();
     broker.dataConnection = () => ({ state: 'none', settled: new Promise(() => {}) });

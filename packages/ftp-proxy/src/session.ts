@@ -78,7 +78,7 @@ interface Outstanding {
 }
 
 /** How the lines of the server reply now arriving are treated. */
-type ReplyHandling = 'pass' | 'passive' | 'feat' | 'withhold';
+type ReplyHandling = 'pass' | 'passive' | 'feat' | 'withhold' | 'final';
 
 /** A command line as the client framer delivered it (copied: the chunk it came in is reused). */
 interface ClientLine {
@@ -121,6 +121,8 @@ export class FtpControlSession {
   private serverBusy = false;
   private replyHandling: ReplyHandling = 'pass';
   private heldReply: Buffer[] = [];
+  /** While a transfer's final reply is held ('final'): what it waits for. */
+  private finalWait: Promise<void> | undefined;
   private readonly leases = new Set<TrackedLease>();
   /** The newest data channel, set up but not yet claimed by a transfer command. */
   private unclaimed: TrackedLease | undefined;
@@ -407,7 +409,16 @@ export class FtpControlSession {
       return;
     }
     const head = this.outstanding.peek();
-    if (position.first) this.replyHandling = this.chooseHandling(position.code, head);
+    if (position.first) {
+      this.replyHandling = this.chooseHandling(position.code, head);
+      // The final reply of an active-mode transfer must not overtake its data connection (curl
+      // gives up on a transfer whose 226 came first, and reads even the first line of a multi-line
+      // one, as pure-ftpd sends): all its lines wait until that connection is through.
+      if (this.replyHandling === 'pass' && head?.lease && head.started && !isPreliminary(position.code)) {
+        this.finalWait = this.deliveryOf(head.lease, position.code);
+        if (this.finalWait) this.replyHandling = 'final';
+      }
+    }
 
     switch (this.replyHandling) {
       case 'pass':
@@ -417,6 +428,16 @@ export class FtpControlSession {
         break;
       case 'withhold':
         line = Buffer.from(withholdPassiveEndpoint(textLine) + lineTerminator(line), 'latin1');
+        break;
+      case 'final':
+        this.heldReply.push(line);
+        if (!position.last && this.heldReply.length >= MAX_HELD_REPLY_LINES) {
+          // Longer than any final reply seen: let it go rather than hold without bound.
+          for (const l of this.heldReply) this.options.toClient(l);
+          this.heldReply = [];
+          this.replyHandling = 'pass';
+          return;
+        }
         break;
       case 'passive':
         this.heldReply.push(line);
@@ -429,7 +450,7 @@ export class FtpControlSession {
     }
     if (!position.last || isPreliminary(position.code)) {
       if (position.last && head) head.started = true;
-      if (this.replyHandling !== 'passive' && line.length > 0) this.options.toClient(line);
+      if (!this.holdsLines() && line.length > 0) this.options.toClient(line);
       return;
     }
 
@@ -444,25 +465,27 @@ export class FtpControlSession {
       );
       return;
     }
-    if (answered?.lease) {
+    if (handling === 'final' && answered?.lease) {
       const tracked = answered.lease;
-      const waitFor = answered.started ? this.deliveryOf(tracked, position.code) : undefined;
-      if (waitFor) {
-        // The final reply of an active-mode transfer must not overtake its data connection (curl
-        // gives up on a transfer whose 226 came first): hold it until that connection is through.
-        const finalLine = line;
-        this.hold('fromServer', async () => {
-          await waitFor;
-          this.release(tracked);
-          this.options.toClient(finalLine);
-        });
-        return;
-      }
-      this.release(tracked);
+      const lines = this.heldReply;
+      const wait = this.finalWait;
+      this.heldReply = [];
+      this.finalWait = undefined;
+      this.hold('fromServer', async () => {
+        await wait;
+        this.release(tracked);
+        for (const l of lines) this.options.toClient(l);
+      });
+      return;
     }
+    if (answered?.lease) this.release(answered.lease);
     if (line.length > 0) this.options.toClient(line);
     if (answered?.verb === 'AUTH' && position.code === 234) this.enterTlsPassthrough();
     this.flushLocalReplies();
+  }
+
+  private holdsLines(): boolean {
+    return this.replyHandling === 'passive' || this.replyHandling === 'final';
   }
 
   private chooseHandling(code: number, head: Outstanding | undefined): ReplyHandling {
