@@ -1,0 +1,126 @@
+/**
+ * One transfer on the data connection, with its replies: 150, then 226 — or 425 (no data
+ * connection), 426 (aborted, or the data connection broke), or the SFTP failure's reply. The SFTP
+ * handle is closed before the last reply goes out. ABOR answers only after that last reply (426),
+ * so the client sees 426 then 226 (RFC 959 §4.1.3).
+ */
+import type { Socket } from 'node:net';
+import { NoDataConnection } from '../data-channel.js';
+import type { FtpSession, RunningTransfer } from '../session.js';
+import { SFTP_STATUS, sftpStatusOf } from '../status.js';
+import { DataConnectionLost, TransferAborted } from '../transfer.js';
+
+export interface TransferJob {
+  verb: string;
+  /** The virtual path, for replies and logs. */
+  path: string;
+  /** The 150 reply's text. */
+  opening: string;
+  /** Moves the bytes; resolves how many crossed the data connection. */
+  work(sock: Socket, signal: AbortSignal, progress: (n: number) => void): Promise<number>;
+  /** Releases the SFTP side (closes the handle); runs once, also after a failure. */
+  finish(failed: boolean): Promise<void>;
+  /** For uploads: asks whether a failed write was the file system running full. */
+  diskFull?(): Promise<boolean>;
+  /** Text added to the 226 reply. */
+  doneText?(): string;
+  direction: 'down' | 'up' | 'list';
+}
+
+const CLOSE_WAIT_MS = 10_000;
+
+function bounded(p: Promise<void>): Promise<void> {
+  return Promise.race([p.catch(() => {}), new Promise<void>((r) => setTimeout(r, CLOSE_WAIT_MS).unref())]);
+}
+
+export async function runTransfer(s: FtpSession, job: TransferJob): Promise<void> {
+  const abort = new AbortController();
+  let moved = 0;
+  let settle!: () => void;
+  const t: RunningTransfer = {
+    verb: job.verb,
+    path: job.path,
+    abort,
+    done: new Promise<void>((r) => {
+      settle = r;
+    }),
+    bytes: () => moved,
+  };
+  s.transfer = t;
+  let sock: Socket | undefined;
+  const t0 = Date.now();
+  try {
+    s.reply(150, job.opening);
+    try {
+      sock = await s.data.open(abort.signal);
+    } catch (err) {
+      await bounded(job.finish(true));
+      if (abort.signal.aborted) s.reply(426, 'Transfer aborted before the data connection opened');
+      else s.reply(425, `Cannot open data connection: ${(err as Error).message}`);
+      return;
+    }
+    let failure: unknown;
+    try {
+      moved = await job.work(sock, abort.signal, (n) => {
+        moved = n;
+      });
+    } catch (err) {
+      failure = err;
+    }
+    if (failure !== undefined) sock.destroy();
+    else {
+      // closed gracefully, its bytes handed to the kernel before the 226; destroying a socket at
+      // once could reset bytes still on their way
+      const done = sock;
+      sock = undefined;
+      await new Promise<void>((r) => {
+        done.end(() => r());
+        setTimeout(r, CLOSE_WAIT_MS).unref();
+      });
+      setTimeout(() => done.destroy(), CLOSE_WAIT_MS).unref();
+    }
+    let closeErr: unknown;
+    try {
+      await job.finish(failure !== undefined);
+    } catch (err) {
+      closeErr = err;
+    }
+    failure ??= closeErr;
+    if (job.direction === 'down') s.bytesDown += moved;
+    else if (job.direction === 'up') s.bytesUp += moved;
+    if (failure === undefined) {
+      s.log.debug(
+        { session: s.id, command: job.verb, path: job.path, bytes: moved, ms: Date.now() - t0 },
+        'transfer complete',
+      );
+      s.reply(226, `Transfer complete${job.doneText ? ` (${job.doneText()})` : ''}`);
+      return;
+    }
+    if (failure instanceof TransferAborted) {
+      s.log.info({ session: s.id, command: job.verb, path: job.path, bytes: moved }, 'transfer aborted');
+      s.reply(426, 'Connection closed; transfer aborted');
+      return;
+    }
+    if (failure instanceof DataConnectionLost) {
+      s.log.info(
+        { session: s.id, command: job.verb, path: job.path, bytes: moved, reason: failure.message },
+        'transfer aborted: data connection lost',
+      );
+      s.reply(426, `Connection closed; transfer aborted (${failure.message})`);
+      return;
+    }
+    if (failure instanceof NoDataConnection) {
+      s.reply(425, `Cannot open data connection: ${failure.message}`);
+      return;
+    }
+    const full =
+      job.diskFull && sftpStatusOf(failure) === SFTP_STATUS.FAILURE
+        ? await job.diskFull().catch(() => false)
+        : false;
+    s.fail(job.verb, job.path, failure, { diskFull: full });
+  } finally {
+    sock?.destroy();
+    s.transfer = undefined;
+    settle();
+  }
+}
