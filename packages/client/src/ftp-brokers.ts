@@ -16,7 +16,7 @@ import type { ForwardContext } from './context.js';
 import { oneLine } from './errors.js';
 import { listenDataPort } from './listen.js';
 import { LeaseSequence, OneShotGate } from './one-shot-gate.js';
-import { pipeBoth } from './pipe.js';
+import { DATA_DRAIN_MS, pipeBoth } from './pipe.js';
 
 /**
  * Data-channel brokers for the ftp-proxy engine, built on the SSH link. One broker per FTP session
@@ -97,7 +97,7 @@ async function pipeData(
   serverSide.on('data', (d: Buffer) => {
     stats.toClient += d.length;
   });
-  const st = await pipeBoth(clientSide, serverSide);
+  const st = await pipeBoth(clientSide, serverSide, { drainMs: DATA_DRAIN_MS });
   ctx.metrics.dataBytes.inc({ direction: 'to_server' }, st.bytesAtoB);
   ctx.metrics.dataBytes.inc({ direction: 'to_client' }, st.bytesBtoA);
   ctx.logger.debug(

@@ -23,7 +23,24 @@ export const CLOSE_LINGER_MS = 5_000;
  * preserved (the end of one side's reading ends the other side's writing, nothing more), an error
  * on either side destroys both. Resolves once both are closed; never rejects.
  */
-export function pipeBoth(a: Duplex, b: Duplex, lingerMs = CLOSE_LINGER_MS): Promise<PipeStats> {
+export interface PipeOptions {
+  /** See CLOSE_LINGER_MS. */
+  lingerMs?: number;
+  /**
+   * When `a` closes while `b` still sends, keep reading (and dropping) what `b` sends for this long
+   * before closing it, instead of cutting it at once. For FTP data: a client that stops a download
+   * closes the data connection and sends ABOR as TCP urgent data, which cannot cross SSH; servers
+   * that read ABOR only when their transfer ends (inetutils-ftpd exits on the EPIPE of a write to a
+   * data connection cut under it) see the transfer finish instead, then the ABOR.
+   */
+  drainMs?: number;
+}
+
+/** How long an FTP data connection's server side is drained after the FTP client closed its side. */
+export const DATA_DRAIN_MS = 3_000;
+
+export function pipeBoth(a: Duplex, b: Duplex, opts: PipeOptions = {}): Promise<PipeStats> {
+  const lingerMs = opts.lingerMs ?? CLOSE_LINGER_MS;
   const stats: PipeStats = { bytesAtoB: 0, bytesBtoA: 0 };
   a.on('data', (d: Buffer) => {
     stats.bytesAtoB += d.length;
@@ -64,7 +81,8 @@ export function pipeBoth(a: Duplex, b: Duplex, lingerMs = CLOSE_LINGER_MS): Prom
     }
     once(a, 'close', () => {
       onClose();
-      lingerThenDestroy(b, lingerMs);
+      if (opts.drainMs && !b.destroyed && !b.readableEnded) drainThenDestroy(b, opts.drainMs);
+      else lingerThenDestroy(b, lingerMs);
     });
     once(b, 'close', () => {
       onClose();
@@ -90,6 +108,15 @@ function lingerThenDestroy(s: Duplex, ms: number): void {
   }
   s.once('finish', arm);
   if (!s.writableEnded) s.end();
+}
+
+/** Reads and drops what `s` still sends, and destroys it after `ms` unless it closes first. */
+function drainThenDestroy(s: Duplex, ms: number): void {
+  // feed() drops what a closed sink cannot take; a source it had paused must flow again.
+  s.resume();
+  const t = setTimeout(() => s.destroy(), ms);
+  t.unref();
+  s.once('close', () => clearTimeout(t));
 }
 
 function once(s: Duplex, ev: string, fn: () => void): void {
