@@ -4,8 +4,9 @@
  * without the tunnel and through ftpfwd with ftpfwd-sshd and with OpenSSH. The whole matrix is
  * `npm run peers` (packages/e2e/src/peers/README.md).
  *
- * The issue-14 scenarios below fail through ftpfwd today; they run with FTPFWD_PEERS_ISSUE14=1 and
- * join the default run as their fixes land.
+ * Below, the issue-14 scenarios that failed through ftpfwd before their fixes: each was picked on
+ * servers where it passes without the tunnel, so its direct cells must pass too (a scenario whose
+ * every cell went n/a would prove nothing).
  */
 import { describe, expect, it } from 'vitest';
 import type { ClientMode, Op } from './clients/index.js';
@@ -33,7 +34,10 @@ const ISSUE14: Scenario[] = [
   [
     'ftplib abort() mid-RETR, then NOOP and PWD get their own replies (ABOR sent MSG_OOB)',
     {
-      servers: ['vsftpd', 'pyftpdlib', 'inetutils-ftpd'],
+      // Not inetutils-ftpd: it honours only an urgent ABOR mid-transfer, and urgent data cannot
+      // cross SSH; through OpenSSH's sshd about 1 in 10 aborts still ends its session
+      // (docs/compatibility.md, known limits).
+      servers: ['vsftpd', 'pyftpdlib'],
       clients: ['ftplib passive', 'ftplib active'],
       ops: ['abort'],
     },
@@ -64,22 +68,24 @@ const ISSUE14: Scenario[] = [
   ],
 ];
 
-describe.runIf(process.env.FTPFWD_PEERS_ISSUE14)(
-  'issue 14 scenarios (fail through ftpfwd until fixed)',
-  () => {
-    it.each(ISSUE14)(
-      '%s',
-      async (_name, sel) => {
-        const opts: MatrixOptions = { ...sel, paths: [...PATHS] };
-        const r = await runMatrix(opts);
-        // only tunnel failures count: a cell that fails without the tunnel is n/a, not a failure
-        const tunnelFails = r.cells.filter((c) => c.path !== 'direct' && c.status === 'fail');
-        expect(
-          tunnelFails.map((c) => `${c.server} · ${c.client} · ${c.op} · ${c.path}: ${c.detail}`),
-        ).toEqual([]);
-        expect(r.cells.filter((c) => c.status === 'error').map((c) => c.detail)).toEqual([]);
-      },
-      300_000,
-    );
-  },
-);
+describe('issue 14 scenarios: ABOR, the active-mode race, IPv6 active mode', () => {
+  it.each(ISSUE14)(
+    '%s',
+    async (_name, sel) => {
+      const opts: MatrixOptions = { ...sel, paths: [...PATHS] };
+      const r = await runMatrix(opts);
+      // only tunnel failures count: a cell that fails without the tunnel is n/a, not a failure
+      const tunnelFails = r.cells.filter((c) => c.path !== 'direct' && c.status === 'fail');
+      expect(tunnelFails.map((c) => `${c.server} · ${c.client} · ${c.op} · ${c.path}: ${c.detail}`)).toEqual(
+        [],
+      );
+      expect(r.cells.filter((c) => c.status === 'error').map((c) => c.detail)).toEqual([]);
+      const direct = r.cells.filter((c) => c.path === 'direct');
+      expect(direct.length).toBeGreaterThan(0);
+      expect(
+        direct.filter((c) => c.status !== 'ok').map((c) => `${c.server} · ${c.client}: ${c.detail}`),
+      ).toEqual([]);
+    },
+    300_000,
+  );
+});
