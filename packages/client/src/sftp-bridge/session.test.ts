@@ -1,6 +1,6 @@
 /**
  * The FTP command state machine over a real loopback control connection, with an in-memory SFTP
- * server behind it (testing/fake-sftp.ts). The same commands against OpenSSH's sftp-server with
+ * server behind it (test-support/fake-sftp.ts). The same commands against OpenSSH's sftp-server with
  * real FTP clients are in packages/e2e/src/sftp-bridge.
  */
 import { randomBytes } from 'node:crypto';
@@ -12,8 +12,8 @@ import { hashPassword, setPasswordLine } from '@ftpfwd/sshd';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type SftpBridge, type SftpBridgeOptions, SftpLoginError, startSftpBridge } from './index.js';
-import { type FakeOptions, FakeSftp } from './testing/fake-sftp.js';
-import { dataConnect, RawFtp, readAll, writeAll } from './testing/ftp-client.js';
+import { type FakeOptions, FakeSftp } from './test-support/fake-sftp.js';
+import { dataConnect, RawFtp, readAll, writeAll } from './test-support/ftp-client.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

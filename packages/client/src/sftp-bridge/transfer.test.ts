@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FromNetAscii } from './ascii.js';
 import { SftpOps } from './sftp.js';
 import { SFTP_STATUS } from './status.js';
-import { FakeSftp } from './testing/fake-sftp.js';
+import { FakeSftp } from './test-support/fake-sftp.js';
 import { DataConnectionLost, sftpToSocket, socketToSftp, TransferAborted } from './transfer.js';
 
 const open: Socket[] = [];

@@ -42,6 +42,11 @@ export class TransferAborted extends Error {
   override readonly name = 'TransferAborted';
 }
 
+/**
+ * `result` (optional, last parameter of both pumps) is updated as bytes move, so a caller can
+ * report progress (STAT) and what a failed transfer moved.
+ */
+
 /** A chunk transform (TYPE A) for the bytes on their way. */
 export interface Converter {
   push(chunk: Buffer): Buffer;
@@ -70,6 +75,7 @@ export function sftpToSocket(
   opts: PumpOptions,
   signal: AbortSignal,
   convert?: Converter,
+  result: PumpResult = { netBytes: 0, fileBytes: 0 },
 ): Promise<PumpResult> {
   const chunk = Math.max(1, Math.min(opts.chunkSize, ops.maxReadLen));
   return new Promise<PumpResult>((resolve, reject) => {
@@ -80,7 +86,6 @@ export function sftpToSocket(
     let inflight = 0;
     let waitingDrain = false;
     let drainArmed = false;
-    const result: PumpResult = { netBytes: 0, fileBytes: 0 };
 
     const cleanup = (): void => {
       signal.removeEventListener('abort', onAbort);
@@ -205,6 +210,7 @@ export function socketToSftp(
   opts: PumpOptions,
   signal: AbortSignal,
   convert?: Converter,
+  result: PumpResult = { netBytes: 0, fileBytes: 0 },
 ): Promise<PumpResult> {
   const chunk = Math.max(1, Math.min(opts.chunkSize, ops.maxWriteLen));
   return new Promise<PumpResult>((resolve, reject) => {
@@ -214,7 +220,6 @@ export function socketToSftp(
     let finished = false;
     let staged: Buffer | undefined;
     let stagedLen = 0;
-    const result: PumpResult = { netBytes: 0, fileBytes: 0 };
 
     const cleanup = (): void => {
       signal.removeEventListener('abort', onAbort);

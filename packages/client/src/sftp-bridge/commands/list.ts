@@ -131,10 +131,9 @@ async function listing(s: FtpSession, format: Format, arg: string): Promise<void
     path: target.virtual,
     direction: 'list',
     opening: `Here comes the listing of ${target.virtual}`,
-    async work(sock, signal) {
-      let bytes = 0;
+    async work(sock, signal, stats) {
       const send = async (text: string) => {
-        bytes += Buffer.byteLength(text);
+        stats.netBytes += Buffer.byteLength(text);
         await writeAll(sock, text, signal);
       };
       if (target.kind === 'file') {
@@ -142,7 +141,7 @@ async function listing(s: FtpSession, format: Format, arg: string): Promise<void
         if (isLink(e)) e.linkTarget = await ops.readlink(target.sftp).catch(() => '?');
         count = 1;
         await send(lines(fs, format, facts, PathMapper.split(target.virtual)?.parent ?? '/', undefined, [e]));
-        return bytes;
+        return;
       }
       const dirEntry = entryOf('.', target.dirStat);
       for (;;) {
@@ -155,7 +154,6 @@ async function listing(s: FtpSession, format: Format, arg: string): Promise<void
         count += entries.length;
         await send(lines(fs, format, facts, target.sftp, dirEntry, entries));
       }
-      return bytes;
     },
     async finish() {
       if (target.kind === 'dir') await ops.close(target.handle);

@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { NoDataConnection } from '../data-channel.js';
 import type { FtpSession, RunningTransfer } from '../session.js';
 import { SFTP_STATUS, sftpStatusOf } from '../status.js';
-import { DataConnectionLost, TransferAborted } from '../transfer.js';
+import { DataConnectionLost, type PumpResult, TransferAborted } from '../transfer.js';
 
 export interface TransferJob {
   verb: string;
@@ -16,8 +16,8 @@ export interface TransferJob {
   path: string;
   /** The 150 reply's text. */
   opening: string;
-  /** Moves the bytes; resolves how many crossed the data connection. */
-  work(sock: Socket, signal: AbortSignal, progress: (n: number) => void): Promise<number>;
+  /** Moves the bytes, counting those that crossed the data connection in `stats.netBytes`. */
+  work(sock: Socket, signal: AbortSignal, stats: PumpResult): Promise<unknown>;
   /** Releases the SFTP side (closes the handle); runs once, also after a failure. */
   finish(failed: boolean): Promise<void>;
   /** For uploads: asks whether a failed write was the file system running full. */
@@ -35,7 +35,7 @@ function bounded(p: Promise<void>): Promise<void> {
 
 export async function runTransfer(s: FtpSession, job: TransferJob): Promise<void> {
   const abort = new AbortController();
-  let moved = 0;
+  const stats: PumpResult = { netBytes: 0, fileBytes: 0 };
   let settle!: () => void;
   const t: RunningTransfer = {
     verb: job.verb,
@@ -44,7 +44,7 @@ export async function runTransfer(s: FtpSession, job: TransferJob): Promise<void
     done: new Promise<void>((r) => {
       settle = r;
     }),
-    bytes: () => moved,
+    bytes: () => stats.netBytes,
   };
   s.transfer = t;
   let sock: Socket | undefined;
@@ -60,10 +60,9 @@ export async function runTransfer(s: FtpSession, job: TransferJob): Promise<void
       return;
     }
     let failure: unknown;
+    const moved = () => stats.netBytes;
     try {
-      moved = await job.work(sock, abort.signal, (n) => {
-        moved = n;
-      });
+      await job.work(sock, abort.signal, stats);
     } catch (err) {
       failure = err;
     }
@@ -79,31 +78,34 @@ export async function runTransfer(s: FtpSession, job: TransferJob): Promise<void
       });
       setTimeout(() => done.destroy(), CLOSE_WAIT_MS).unref();
     }
-    let closeErr: unknown;
-    try {
-      await job.finish(failure !== undefined);
-    } catch (err) {
-      closeErr = err;
+    if (failure !== undefined) {
+      // after a failure or an ABOR the close is bounded: a stalled server must not hold the reply
+      await bounded(job.finish(true));
+    } else {
+      try {
+        await job.finish(false);
+      } catch (err) {
+        failure = err; // an upload can fail at its close (a quota, a network file system)
+      }
     }
-    failure ??= closeErr;
-    if (job.direction === 'down') s.bytesDown += moved;
-    else if (job.direction === 'up') s.bytesUp += moved;
+    if (job.direction === 'down') s.bytesDown += moved();
+    else if (job.direction === 'up') s.bytesUp += moved();
     if (failure === undefined) {
       s.log.debug(
-        { session: s.id, command: job.verb, path: job.path, bytes: moved, ms: Date.now() - t0 },
+        { session: s.id, command: job.verb, path: job.path, bytes: moved(), ms: Date.now() - t0 },
         'transfer complete',
       );
       s.reply(226, `Transfer complete${job.doneText ? ` (${job.doneText()})` : ''}`);
       return;
     }
     if (failure instanceof TransferAborted) {
-      s.log.info({ session: s.id, command: job.verb, path: job.path, bytes: moved }, 'transfer aborted');
+      s.log.info({ session: s.id, command: job.verb, path: job.path, bytes: moved() }, 'transfer aborted');
       s.reply(426, 'Connection closed; transfer aborted');
       return;
     }
     if (failure instanceof DataConnectionLost) {
       s.log.info(
-        { session: s.id, command: job.verb, path: job.path, bytes: moved, reason: failure.message },
+        { session: s.id, command: job.verb, path: job.path, bytes: moved(), reason: failure.message },
         'transfer aborted: data connection lost',
       );
       s.reply(426, `Connection closed; transfer aborted (${failure.message})`);

@@ -52,10 +52,9 @@ async function retr(s: FtpSession, arg: string): Promise<void> {
     path: p.virtual,
     direction: 'down',
     opening: `Opening ${mode(s)} mode data connection for ${p.virtual} (${size} bytes)`,
-    async work(sock, signal) {
+    work(sock, signal, stats) {
       const conv = ascii ? skipping(new ToNetAscii(), skip) : undefined;
-      const r = await sftpToSocket(ops, handle, ascii ? 0 : rest, sock, s.config.pump, signal, conv);
-      return r.netBytes;
+      return sftpToSocket(ops, handle, ascii ? 0 : rest, sock, s.config.pump, signal, conv, stats);
     },
     finish: () => ops.close(handle),
   });
