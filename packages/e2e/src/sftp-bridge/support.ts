@@ -1,0 +1,339 @@
+/**
+ * Plumbing for the FTP-to-SFTP bridge's cross-process tests: a private OpenSSH sshd on loopback
+ * with its real SFTP server, an ssh2 connection to it, the bridge (packages/client/src/sftp-bridge)
+ * in this process, and helpers to run the real FTP clients (curl, lftp, Python's ftplib).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createLogger, type Logger } from '@ftpfwd/client';
+import ssh2, { type ConnectConfig, type SFTPWrapper } from 'ssh2';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const REPO = resolve(here, '../../../..');
+/** Debian's python: ftplib should not depend on pyenv. */
+export const PYTHON = '/usr/bin/python3';
+
+// ------------------------------------------------------------------ the bridge's API, as used here
+
+/** The slice of packages/client/src/sftp-bridge's public API these tests use. */
+export interface SftpSession {
+  sftp: SFTPWrapper;
+  close(): void;
+}
+export interface BridgeOptions {
+  listen: { host: string; port: number };
+  remoteDir?: string;
+  jail: boolean;
+  login: 'tunnel' | 'ssh' | { passwordFile: string };
+  openSftp: (auth?: { user: string; password: string }) => Promise<SftpSession>;
+  advertise?: string;
+  dataPorts?: { lo: number; hi: number };
+  logger: Logger;
+}
+export interface Bridge {
+  listen: { host: string; port: number };
+  sessions(): number;
+  stopListening(): Promise<void>;
+  close(): Promise<void>;
+}
+interface BridgeModule {
+  startSftpBridge(opts: BridgeOptions): Promise<Bridge>;
+  sessionFromClient(
+    client: InstanceType<typeof ssh2.Client>,
+    opts?: { endClient?: boolean },
+  ): Promise<SftpSession>;
+  sshLoginSftp(base: ConnectConfig, user: string, password: string): Promise<SftpSession>;
+}
+
+/**
+ * The bridge module. It is not exported from @ftpfwd/client's root yet, so it is loaded from its
+ * source (vitest compiles it); once it is, this becomes a plain import from '@ftpfwd/client'.
+ */
+export async function bridgeModule(): Promise<BridgeModule> {
+  const url = pathToFileURL(join(REPO, 'packages/client/src/sftp-bridge/index.ts')).href;
+  return (await import(/* @vite-ignore */ url)) as BridgeModule;
+}
+
+// ------------------------------------------------------------------ cleanup, files, processes
+
+export class Cleanup {
+  private readonly steps: (() => unknown)[] = [];
+  add(fn: () => unknown): void {
+    this.steps.push(fn);
+  }
+  async run(): Promise<void> {
+    while (this.steps.length) {
+      try {
+        await this.steps.pop()?.();
+      } catch {
+        // keep cleaning
+      }
+    }
+  }
+}
+
+export function tempDir(c: Cleanup, prefix = 'ftpfwd-sftpb-'): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  c.add(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+export const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+export const sha256File = (p: string): string => sha256(readFileSync(p));
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/** Runs a command to completion, bounded in time; its whole process group is killed on timeout. */
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<RunResult> {
+  return new Promise((res) => {
+    const child: ChildProcess = spawn(cmd, args, {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let out = '';
+    let err = '';
+    let timedOut = false;
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    const t = setTimeout(() => {
+      timedOut = true;
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }, opts.timeoutMs ?? 60_000);
+    child.once('close', (code) => {
+      clearTimeout(t);
+      res({ code, stdout: out, stderr: err, timedOut });
+    });
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(opts.input ?? '');
+  });
+}
+
+/** A free port below the ephemeral range (nothing else lands there by chance). */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = 20000 + Math.floor(Math.random() * 10000);
+    const ok = await new Promise<boolean>((r) => {
+      const s = createServer();
+      s.once('error', () => r(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => r(true)));
+    });
+    if (ok) return port;
+  }
+  throw new Error('no free port in 20000-29999');
+}
+
+async function waitPort(port: number, died: Promise<never>, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const ok = await Promise.race([
+      new Promise<boolean>((r) => {
+        const s = netConnect({ port, host: '127.0.0.1' });
+        s.once('connect', () => {
+          s.destroy();
+          r(true);
+        });
+        s.once('error', () => r(false));
+      }),
+      died,
+    ]);
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`nothing listens on 127.0.0.1:${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// ------------------------------------------------------------------ OpenSSH sshd
+
+export interface Sshd {
+  port: number;
+  dir: string;
+  /** The private key root logs in with. */
+  userKey: string;
+  user: string;
+  hostKey: Buffer;
+  log(): string;
+}
+
+function keygen(path: string): { priv: string; pub: string } {
+  mkdirSync(dirname(path), { recursive: true });
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'sftp-bridge-test', '-f', path]);
+  return { priv: path, pub: readFileSync(`${path}.pub`, 'utf8').trim() };
+}
+
+/** Direct children of a process (sshd's per-connection processes), from /proc. */
+function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * OpenSSH's sshd on 127.0.0.1 with a private config: its own host key, root by key, other users by
+ * password (no PAM: sshd checks /etc/shadow itself), and `Subsystem sftp` as given (internal-sftp
+ * by default; /usr/lib/openssh/sftp-server is the same code as a separate program).
+ */
+export async function startSshd(
+  c: Cleanup,
+  subsystem = 'internal-sftp',
+  extra: string[] = [],
+): Promise<Sshd> {
+  const dir = tempDir(c, 'ftpfwd-sftpb-sshd-');
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const host = keygen(join(dir, 'hostkey'));
+  const user = keygen(join(dir, 'userkey'));
+  writeFileSync(join(dir, 'authorized_keys'), `${user.pub}\n`);
+  const port = await freePort();
+  const config = [
+    ...extra,
+    `Port ${port}`,
+    'ListenAddress 127.0.0.1',
+    `HostKey ${join(dir, 'hostkey')}`,
+    'PidFile none',
+    'UsePAM no',
+    'StrictModes no',
+    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+    'PasswordAuthentication yes',
+    'KbdInteractiveAuthentication no',
+    'PermitRootLogin prohibit-password',
+    `Subsystem sftp ${subsystem}`,
+    'Ciphers aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr',
+    'LogLevel ERROR',
+  ];
+  writeFileSync(join(dir, 'sshd_config'), `${config.join('\n')}\n`);
+  const proc = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  proc.stderr?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const died = new Promise<never>((_, rej) =>
+    proc.once('exit', (code) => rej(new Error(`sshd exited (${code}): ${out.slice(-500)}`))),
+  );
+  died.catch(() => {});
+  c.add(() => {
+    if (proc.pid) for (const pid of childPids(proc.pid)) killQuietly(pid);
+    proc.kill('SIGKILL');
+  });
+  await waitPort(port, died);
+  const hostKey = Buffer.from(host.pub.split(' ')[1]!, 'base64');
+  const me = execFileSync('id', ['-un']).toString().trim() || 'root';
+  return { port, dir, userKey: user.priv, user: me, hostKey, log: () => out };
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone
+  }
+}
+
+/** ssh2 settings for this sshd: its host key and nothing else is accepted. */
+export function baseConfig(sshd: Sshd): ConnectConfig {
+  return {
+    host: '127.0.0.1',
+    port: sshd.port,
+    hostVerifier: (key: Buffer) => key.equals(sshd.hostKey),
+    readyTimeout: 20_000,
+  };
+}
+
+/** An ssh2 connection to the sshd as root with the test key (the "tunnel's" connection). */
+export async function sshConnect(c: Cleanup, sshd: Sshd): Promise<InstanceType<typeof ssh2.Client>> {
+  const client = new ssh2.Client();
+  await new Promise<void>((res, rej) => {
+    client.once('ready', () => res());
+    client.once('error', rej);
+    client.connect({ ...baseConfig(sshd), username: sshd.user, privateKey: readFileSync(sshd.userKey) });
+  });
+  client.setNoDelay(true);
+  c.add(() => client.end());
+  return client;
+}
+
+/** A logger that keeps every record (for asserting on log lines) and prints nothing. */
+export function recordingLogger(): { logger: Logger; records: Record<string, unknown>[] } {
+  const records: Record<string, unknown>[] = [];
+  let partial = '';
+  const dest = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      partial += chunk.toString();
+      const lines = partial.split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) if (l.trim()) records.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { logger: createLogger(1, 'json', dest), records };
+}
+
+// ------------------------------------------------------------------ system users (login: 'ssh')
+
+export interface TestUser {
+  name: string;
+  password: string;
+  home: string;
+  uid: number;
+}
+
+/**
+ * A throw-away system user with a password (root only), removed with its home afterwards. Names
+ * are random so a killed run's leftovers never collide.
+ */
+export function createUser(c: Cleanup, prefix: string): TestUser {
+  const name = `${prefix}${Math.random().toString(36).slice(2, 8)}`;
+  const base = tempDir(c, 'ftpfwd-sftpb-home-');
+  execFileSync('chmod', ['755', base]);
+  const home = join(base, name);
+  execFileSync('useradd', ['-m', '-d', home, '-s', '/bin/sh', name]);
+  c.add(() => {
+    try {
+      execFileSync('userdel', ['-r', '-f', name], { stdio: 'ignore' });
+    } catch {
+      // already gone
+    }
+  });
+  const password = `pw-${Math.random().toString(36).slice(2)}`;
+  execFileSync('chpasswd', [], { input: `${name}:${password}\n` });
+  const uid = Number(execFileSync('id', ['-u', name]).toString().trim());
+  return { name, password, home, uid };
+}
+
+export const isRoot = (): boolean => process.getuid?.() === 0;
