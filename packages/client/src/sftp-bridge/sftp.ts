@@ -12,12 +12,18 @@ export const OPEN = { READ: 0x01, WRITE: 0x02, APPEND: 0x04, CREAT: 0x08, TRUNC:
 /** What a file system call returns for a file: ssh2's Stats (its fields may be absent). */
 export type FileStats = Stats;
 
+/** statvfs@openssh.com's answer, as ssh2 names it (numbers, or bigints with ssh2's bigint option). */
 export interface StatVfs {
-  bsize: number;
-  frsize: number;
-  blocks: number;
-  bfree: number;
-  bavail: number;
+  f_bsize: number | bigint;
+  f_frsize: number | bigint;
+  f_blocks: number | bigint;
+  f_bfree: number | bigint;
+  f_bavail: number | bigint;
+}
+
+/** Bytes an unprivileged user may still write, from a statvfs answer. */
+export function freeBytes(v: StatVfs): number {
+  return Number(v.f_bavail) * Number(v.f_frsize || v.f_bsize);
 }
 
 /** ssh2's private limits, when it exposes them (OpenSSH peers: 254 KiB, others: ~31 KiB). */

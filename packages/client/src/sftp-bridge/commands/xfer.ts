@@ -4,7 +4,7 @@ import { FromNetAscii, ToNetAscii } from '../ascii.js';
 import { PathMapper } from '../paths.js';
 import { resolvePath } from '../resolve.js';
 import type { FtpSession } from '../session.js';
-import { OPEN } from '../sftp.js';
+import { freeBytes, OPEN } from '../sftp.js';
 import { SFTP_STATUS, sftpStatusOf } from '../status.js';
 import { sftpToSocket, socketToSftp } from '../transfer.js';
 import { runTransfer } from './run.js';
@@ -147,8 +147,7 @@ async function store(s: FtpSession, verb: StoreKind, arg: string): Promise<void>
     finish: () => ops.close(h),
     async diskFull() {
       if (!ops.has('statvfs@openssh.com')) return false;
-      const v = await ops.statvfs(path.sftp);
-      return v.bavail * (v.frsize || v.bsize) < s.config.pump.chunkSize * 2;
+      return freeBytes(await ops.statvfs(path.sftp)) < s.config.pump.chunkSize * 2;
     },
     doneText: verb === 'STOU' ? () => `stored as ${name}` : undefined,
   });

@@ -372,7 +372,7 @@ export class FakeSftp extends EventEmitter {
   }
   ext_openssh_statvfs(_path: string, cb: (err: Error | undefined, v?: unknown) => void): void {
     this.calls.push('statvfs');
-    this.reply(cb, () => ({ bsize: 4096, frsize: 4096, blocks: 1000, bfree: 0, bavail: 0 }));
+    this.reply(cb, () => ({ f_bsize: 4096, f_frsize: 4096, f_blocks: 1000, f_bfree: 0, f_bavail: 0 }));
   }
   private move(from: string, to: string, replace: boolean): void {
     const a = this.resolve(from, false);
