@@ -337,3 +337,38 @@ export function createUser(c: Cleanup, prefix: string): TestUser {
 }
 
 export const isRoot = (): boolean => process.getuid?.() === 0;
+
+/**
+ * Runs Python ftplib `code` in a logged-in session (`f`), and returns what it put in `out` (JSON).
+ * `cmd(line)` in the code sends one raw command and returns its reply text, error or not.
+ */
+export async function ftplib(
+  port: number,
+  code: string,
+  user = 'u',
+  password = 'p',
+): Promise<Record<string, unknown>> {
+  const prog = `
+import ftplib, hashlib, io, json, sys
+f = ftplib.FTP(timeout=20)
+f.connect('127.0.0.1', ${port})
+f.login(${JSON.stringify(user)}, ${JSON.stringify(password)})
+out = {}
+def cmd(line):
+    try:
+        return f.sendcmd(line)
+    except ftplib.all_errors as e:
+        return str(e)
+def stor(name, data):
+    try:
+        return f.storbinary('STOR ' + name, io.BytesIO(data))
+    except ftplib.all_errors as e:
+        return str(e)
+${code}
+f.quit()
+print(json.dumps(out))
+`;
+  const r = await run(PYTHON, ['-c', prog], { timeoutMs: 90_000 });
+  if (r.code !== 0) throw new Error(`python ftplib: exit ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
