@@ -110,8 +110,14 @@ function lingerThenDestroy(s: Duplex, ms: number): void {
   if (!s.writableEnded) s.end();
 }
 
-/** Reads and drops what `s` still sends, and destroys it after `ms` unless it closes first. */
+/**
+ * Reads and drops what `s` still sends, and destroys it after `ms` unless it closes first. No EOF
+ * goes to it before it has finished sending (inetutils-ftpd aborts on one), then one does.
+ */
 function drainThenDestroy(s: Duplex, ms: number): void {
+  s.once('end', () => {
+    if (!s.writableEnded) s.end();
+  });
   // feed() drops what a closed sink cannot take; a source it had paused must flow again.
   s.resume();
   const t = setTimeout(() => s.destroy(), ms);
