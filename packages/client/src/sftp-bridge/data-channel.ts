@@ -8,8 +8,9 @@
  */
 import { randomInt } from 'node:crypto';
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
-import { type Endpoint, listenPort, normalizeAddress, sameAddress } from '@ftpfwd/ftp-proxy';
+import { type Endpoint, normalizeAddress, sameAddress } from '@ftpfwd/ftp-proxy';
 import type { Logger } from 'pino';
+import { listenPort } from './transport.js';
 
 export interface DataChannelOptions {
   /** The FTP client's address (peer of the control connection). */

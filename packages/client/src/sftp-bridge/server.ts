@@ -1,7 +1,8 @@
 /** The FTP listener: one FtpSession per accepted control connection. */
 import { createServer, isIPv4, type Socket } from 'node:net';
-import { listenPort, normalizeAddress } from '@ftpfwd/ftp-proxy';
+import { normalizeAddress } from '@ftpfwd/ftp-proxy';
 import { DEFAULT_SESSION_CONFIG, FtpSession, type SessionConfig } from './session.js';
+import { listenPort } from './transport.js';
 import { type SftpBridge, SftpBridgeError, type SftpBridgeOptions } from './types.js';
 
 let counter = 0;
