@@ -3,6 +3,7 @@
  * a request the wrapper refuses synchronously (channel gone) rejects like one the server failed.
  * Errors keep ssh2's form (an Error whose numeric `code` is the SFTP status).
  */
+import type { Writable } from 'node:stream';
 import type { Attributes, FileEntry, InputAttributes, SFTPWrapper, Stats } from 'ssh2';
 import { SFTP_STATUS } from './status.js';
 
@@ -31,6 +32,10 @@ interface WrapperInternals {
   _extensions?: Record<string, string>;
   _maxReadLen?: number;
   _maxWriteLen?: number;
+  _client?: { _sock?: Writable };
+  incoming?: { window: number };
+  outgoing?: { id: number; state: string };
+  _protocol?: { channelWindowAdjust(id: number, amount: number): void };
 }
 
 export class SftpOps {
@@ -50,6 +55,32 @@ export class SftpOps {
 
   get maxWriteLen(): number {
     return (this.sftp as unknown as WrapperInternals)._maxWriteLen ?? 31 * 1024;
+  }
+
+  /**
+   * The SSH connection's socket, where the requests' packets leave (ssh2 keeps it private; the
+   * tunnel's own code reads it the same way): corked around a burst, the packets of several
+   * requests leave in one writev. Undefined when it cannot be found.
+   */
+  get transport(): Writable | undefined {
+    const sock = (this.sftp as unknown as WrapperInternals)._client?._sock;
+    return sock && typeof sock.cork === 'function' ? sock : undefined;
+  }
+
+  /**
+   * Gives the server back the channel window it used, up to `max`, once `step` or more is used.
+   * ssh2 waits until half of its 2 MiB window is gone, so at high rates the server runs out of
+   * window while the adjustment travels; OpenSSH's own client adjusts after a few packets.
+   */
+  topUpWindow(max: number, step: number): void {
+    const w = this.sftp as unknown as WrapperInternals;
+    const inc = w.incoming;
+    const out = w.outgoing;
+    if (!inc || !out || !w._protocol || out.state !== 'open') return;
+    const amount = max - inc.window;
+    if (amount < step) return;
+    inc.window += amount;
+    w._protocol.channelWindowAdjust(out.id, amount);
   }
 
   has(ext: 'posix-rename@openssh.com' | 'statvfs@openssh.com' | 'fsync@openssh.com'): boolean {

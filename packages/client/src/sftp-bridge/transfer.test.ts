@@ -42,7 +42,8 @@ async function openFile(fake: FakeSftp, path: string, flags = 1) {
 /** Buffer equality without vitest's element-by-element diff (slow on megabytes). */
 const same = (a: Buffer | undefined, b: Buffer) => expect(a?.equals(b)).toBe(true);
 
-const OPTS = { chunkSize: 32 * 1024, depth: 8, highWater: 256 * 1024 };
+const OPTS = { chunkSize: 32 * 1024, inFlightBytes: 8 * 32 * 1024, highWater: 256 * 1024 };
+const DEPTH = 8;
 
 describe('transfer pump', () => {
   it('downloads with several READs in flight, bytes in order', async () => {
@@ -55,7 +56,7 @@ describe('transfer pump', () => {
     const r = await sftpToSocket(ops, h, 0, a, OPTS, new AbortController().signal);
     same(await got, data);
     expect(r).toEqual({ netBytes: data.length, fileBytes: data.length });
-    expect(fake.maxInflightReads).toBe(OPTS.depth);
+    expect(fake.maxInflightReads).toBe(DEPTH);
   });
 
   it('a server that answers short: the rest is asked for, nothing lost or doubled', async () => {
@@ -97,7 +98,7 @@ describe('transfer pump', () => {
     const reads = fake.calls.filter((x) => x === 'read').length;
     // kernel buffers + highWater + depth × chunk, far below the 1024 chunks of the file
     expect(reads * OPTS.chunkSize).toBeLessThan(12 * 1024 * 1024);
-    expect(a.writableLength).toBeLessThan(OPTS.highWater + OPTS.depth * OPTS.chunkSize + 1);
+    expect(a.writableLength).toBeLessThan(OPTS.highWater + DEPTH * OPTS.chunkSize + 1);
     ac.abort();
     await expect(p).rejects.toBeInstanceOf(TransferAborted);
   });
@@ -134,7 +135,7 @@ describe('transfer pump', () => {
     expect(r.fileBytes).toBe(data.length);
     same(fake.file('/u'), Buffer.concat([Buffer.from('HEAD'), data]));
     expect(fake.maxInflightWrites).toBeGreaterThan(1);
-    expect(fake.maxInflightWrites).toBeLessThanOrEqual(OPTS.depth);
+    expect(fake.maxInflightWrites).toBeLessThanOrEqual(DEPTH);
   });
 
   it('upload in TYPE A: CRLF stored as LF', async () => {

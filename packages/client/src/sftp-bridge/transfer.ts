@@ -3,27 +3,48 @@
  * SFTP requests in flight as OpenSSH's sftp keeps them (ssh2's own read stream waits for each READ
  * before it sends the next, which leaves the link idle for a round trip per chunk).
  *
- * Memory per transfer is bounded: at most `depth` requests of `chunkSize` bytes are outstanding,
- * and no new READ goes out while the data connection holds more than `highWater` unsent bytes; an
- * upload stops reading its data connection while `depth` WRITEs are unanswered.
+ * Memory per transfer is bounded: at most `inFlightBytes` are requested and unanswered (in
+ * requests of `chunkSize`), no new READ goes out while the data connection holds more than
+ * `highWater` unsent bytes, and an upload stops reading its data connection while its WRITEs are
+ * at that limit.
  */
 import type { Duplex } from 'node:stream';
 import type { SftpOps } from './sftp.js';
+import { gatherWrites, noteBytesMoved } from './transport.js';
 
 export interface PumpOptions {
-  /** Bytes per READ/WRITE (capped by what the SFTP wrapper sends in one request). */
+  /**
+   * Bytes per READ/WRITE, capped by what the SFTP wrapper sends as one request (254 KiB to
+   * OpenSSH, ~31 KiB to other servers). Fewer, larger requests cost less CPU per byte: measured
+   * against OpenSSH, 254 KiB requests took a fifth less CPU in the bridge than 64 KiB ones.
+   */
   chunkSize: number;
-  /** Requests in flight. */
-  depth: number;
+  /**
+   * Bytes requested and not yet answered; the number of requests in flight follows from it
+   * (at least 2, at most 64). 2 MiB is ssh2's channel window: more would only queue at the server.
+   */
+  inFlightBytes: number;
   /** Download: unsent bytes on the data connection above which no new READ is sent. */
   highWater: number;
 }
 
 export const DEFAULT_PUMP: Readonly<PumpOptions> = Object.freeze({
-  chunkSize: 64 * 1024,
-  depth: 32,
+  chunkSize: 256 * 1024,
+  inFlightBytes: 2 * 1024 * 1024,
   highWater: 1024 * 1024,
 });
+
+/**
+ * How much channel window a download keeps granted (twice what it asks for at once, so the window
+ * never holds the server back), and how much it gives back at a time.
+ */
+const windowFor = (opts: PumpOptions) => Math.max(2 * 1024 * 1024, 2 * opts.inFlightBytes);
+const WINDOW_STEP = 128 * 1024;
+
+/** Requests in flight for a chunk size. */
+export function pumpDepth(opts: PumpOptions, chunk: number): number {
+  return Math.max(2, Math.min(64, Math.ceil(opts.inFlightBytes / chunk)));
+}
 
 export interface PumpResult {
   /** Bytes that crossed the data connection. */
@@ -78,6 +99,8 @@ export function sftpToSocket(
   result: PumpResult = { netBytes: 0, fileBytes: 0 },
 ): Promise<PumpResult> {
   const chunk = Math.max(1, Math.min(opts.chunkSize, ops.maxReadLen));
+  const depth = pumpDepth(opts, chunk);
+  const window = windowFor(opts);
   return new Promise<PumpResult>((resolve, reject) => {
     const slots: Slot[] = [];
     let next = start;
@@ -114,6 +137,7 @@ export function sftpToSocket(
         (data) => {
           inflight--;
           if (finished) return;
+          ops.topUpWindow(window, WINDOW_STEP);
           if (data.length === 0) {
             slot.eof = true;
             slot.done = true;
@@ -139,8 +163,11 @@ export function sftpToSocket(
       );
     };
 
+    const transport = ops.transport;
     const fill = (): void => {
-      while (!finished && !eof && !waitingDrain && inflight < opts.depth) {
+      // the READ requests of one burst leave in one packet write
+      if (transport && inflight < depth) gatherWrites(transport);
+      while (!finished && !eof && !waitingDrain && inflight < depth) {
         const slot: Slot = { offset: next, len: chunk, parts: [], got: 0, done: false, eof: false };
         next += chunk;
         slots.push(slot);
@@ -150,12 +177,17 @@ export function sftpToSocket(
     };
 
     const deliver = (): void => {
+      // chunks answered in the same poll phase leave in one writev (gatherWrites)
+      if (slots.length > 0 && slots[0]!.done) gatherWrites(sink, chunk);
       while (!finished && slots.length > 0 && slots[0]!.done) {
         const s = slots.shift()!;
         for (const part of s.parts) {
           const out = convert ? convert.push(part) : part;
           result.fileBytes += part.length;
           result.netBytes += out.length;
+          // young-generation GCs paced by bytes moved, when the process turned pacing on (the CLI
+          // does): without them the per-chunk buffers pile up until a costly full GC
+          noteBytesMoved(part.length);
           if (out.length > 0 && !sink.write(out)) waitingDrain = true;
         }
         if (s.eof || s.got < s.len) {
@@ -213,6 +245,7 @@ export function socketToSftp(
   result: PumpResult = { netBytes: 0, fileBytes: 0 },
 ): Promise<PumpResult> {
   const chunk = Math.max(1, Math.min(opts.chunkSize, ops.maxWriteLen));
+  const depth = pumpDepth(opts, chunk);
   return new Promise<PumpResult>((resolve, reject) => {
     let pos = start;
     let inflight = 0;
@@ -243,11 +276,14 @@ export function socketToSftp(
 
     /** Chunks ready while `depth` WRITEs were out (at most one socket read's worth). */
     const waiting: Buffer[] = [];
+    const transport = ops.transport;
     const send = (buf: Buffer): void => {
-      if (inflight >= opts.depth) {
+      if (inflight >= depth) {
         waiting.push(buf);
         return;
       }
+      // the SSH packets of WRITEs sent in the same poll phase leave in one writev
+      if (transport) gatherWrites(transport, buf.length);
       inflight++;
       const at = pos;
       pos += buf.length;
@@ -256,8 +292,8 @@ export function socketToSftp(
         () => {
           inflight--;
           if (finished) return;
-          while (waiting.length > 0 && inflight < opts.depth) send(waiting.shift()!);
-          if (!ended && inflight < opts.depth && waiting.length === 0 && source.isPaused()) source.resume();
+          while (waiting.length > 0 && inflight < depth) send(waiting.shift()!);
+          if (!ended && inflight < depth && waiting.length === 0 && source.isPaused()) source.resume();
           if (inflight === 0 && stagedLen > 0) flushStaged();
           maybeDone();
         },
@@ -266,7 +302,7 @@ export function socketToSftp(
           fail(err);
         },
       );
-      if (inflight >= opts.depth) source.pause();
+      if (inflight >= depth) source.pause();
     };
     const flushStaged = (): void => {
       if (!staged || stagedLen === 0) return;
@@ -292,6 +328,7 @@ export function socketToSftp(
     const onData = (d: Buffer): void => {
       if (finished) return;
       result.netBytes += d.length;
+      noteBytesMoved(d.length);
       const data = convert ? convert.push(d) : d;
       if (data.length > 0) take(data);
       // a small tail waits for more; a large staged chunk goes when the pipe is short of work
