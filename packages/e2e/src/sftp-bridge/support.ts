@@ -9,9 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createLogger, type Logger } from '@ftpfwd/client';
 import ssh2, { type ConnectConfig, type SFTPWrapper } from 'ssh2';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -26,6 +24,21 @@ export interface SftpSession {
   sftp: SFTPWrapper;
   close(): void;
 }
+/**
+ * The logger calls the bridge makes (a pino Logger has them all; the library is given one).
+ * Here a recording one: every record kept for the tests to look at, nothing printed.
+ */
+export interface Logger {
+  trace(obj: object | string, msg?: string): void;
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+  fatal(obj: object | string, msg?: string): void;
+  child(bindings: object): Logger;
+  level: string;
+}
+
 export interface BridgeOptions {
   listen: { host: string; port: number };
   remoteDir?: string;
@@ -288,20 +301,28 @@ export async function sshConnect(c: Cleanup, sshd: Sshd): Promise<InstanceType<t
   return client;
 }
 
-/** A logger that keeps every record (for asserting on log lines) and prints nothing. */
+/** A logger that keeps every record (level as pino numbers it, msg, fields) and prints nothing. */
 export function recordingLogger(): { logger: Logger; records: Record<string, unknown>[] } {
   const records: Record<string, unknown>[] = [];
-  let partial = '';
-  const dest = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      partial += chunk.toString();
-      const lines = partial.split('\n');
-      partial = lines.pop() ?? '';
-      for (const l of lines) if (l.trim()) records.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: createLogger(1, 'json', dest), records };
+  const make = (bindings: object): Logger => {
+    const at =
+      (level: number) =>
+      (obj: object | string, msg?: string): void => {
+        if (typeof obj === 'string') records.push({ level, ...bindings, msg: obj });
+        else records.push({ level, ...bindings, ...obj, msg });
+      };
+    return {
+      trace: at(10),
+      debug: at(20),
+      info: at(30),
+      warn: at(40),
+      error: at(50),
+      fatal: at(60),
+      child: (more: object) => make({ ...bindings, ...more }),
+      level: 'trace',
+    };
+  };
+  return { logger: make({}), records };
 }
 
 // ------------------------------------------------------------------ system users (login: 'ssh')
