@@ -23,6 +23,8 @@ export function sessionFromClient(
           reject(new Error(`the SSH server refused an SFTP session: ${err.message}`));
           return;
         }
+        // until the bridge listens itself: an SFTP protocol error must not go unhandled
+        sftp.on('error', () => {});
         resolve({
           sftp,
           close() {

@@ -182,6 +182,40 @@ describe('sftp bridge: session basics', () => {
     expect((await c.next()).code).toBe(421);
   });
 
+  it('an SFTP protocol error is logged, never a crash; the FTP session then ends with 421', async () => {
+    const { c, fake, logs } = await loggedIn();
+    fake.emit('error', new Error('Invalid packet length'));
+    fake.drop();
+    expect((await c.next()).code).toBe(421);
+    expect(logs.some((l) => l.msg === 'SFTP session error')).toBe(true);
+  });
+
+  it('an FTP client that leaves while its SFTP session is being opened leaves none open', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const made: FakeSftp[] = [];
+    const s = await start({
+      openSftp: async () => {
+        await gate;
+        const f = new FakeSftp();
+        made.push(f);
+        return f.session();
+      },
+    });
+    const c = await s.ftp();
+    await c.cmd('USER u');
+    c.send('PASS p');
+    await new Promise((r) => setTimeout(r, 20));
+    c.close();
+    await new Promise((r) => setTimeout(r, 20));
+    release();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(made[0]?.closed).toBe(true);
+    expect(s.bridge.sessions()).toBe(0);
+  });
+
   it('an SFTP session the server closes ends the FTP session with 421', async () => {
     const { c, fake } = await loggedIn();
     fake.drop();

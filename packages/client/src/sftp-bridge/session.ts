@@ -294,8 +294,17 @@ export class FtpSession {
 
   /** Installs the SFTP session of a successful login. Throws when its start directory is unusable. */
   async adopt(session: SftpSession, user: string): Promise<void> {
+    if (this.ending) {
+      // the FTP client left while its SFTP session was being opened
+      session.close();
+      return;
+    }
     this.sftpSession = session;
     const ops = new SftpOps(session.sftp, session.extensions);
+    // an SFTP protocol error is emitted as 'error' (then 'close'): never unhandled
+    session.sftp.on('error', (err: Error) => {
+      this.log.warn({ session: this.id, err: err.message }, 'SFTP session error');
+    });
     session.sftp.on('close', () => {
       if (this.fs?.ops === ops && !this.ending) {
         this.log.warn({ session: this.id }, 'SFTP session closed by the server');
@@ -309,6 +318,7 @@ export class FtpSession {
     if (!st.isDirectory()) throw new Error(`remote directory ${start} is not a directory`);
     const jail = this.config.opts.jail;
     const map = new PathMapper(root, jail, jail ? '/' : root);
+    if (this.ending) return this.dropSftp();
     this.fs = { ops, map, who: { uid: st.uid, gids: new Set(st.gid !== undefined ? [st.gid] : []) } };
     this.user = user;
   }

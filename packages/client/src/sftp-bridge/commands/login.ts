@@ -66,6 +66,7 @@ async function pass(s: FtpSession, password: string): Promise<void> {
     s.end();
     return;
   }
+  if (!s.fs) return; // the FTP client left meanwhile
   s.loginFailures = 0;
   s.log.info({ session: s.id, user }, 'FTP login');
   s.reply(230, 'User logged in, proceed');
