@@ -77,6 +77,20 @@ describe('listing formats', () => {
     expect(parseListArgument('plain')).toEqual({ options: '', path: 'plain' });
   });
 
+  it('property: LIST arguments and longnames never throw; a plain path comes back as it is', () => {
+    fc.assert(
+      fc.property(fc.string(), (text) => {
+        parseListArgument(text);
+        parseLongname(text);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a-z0-9._][a-z0-9._ /-]{0,30}$/), (path) => {
+        expect(parseListArgument(path).path).toBe(path.trim());
+      }),
+    );
+  });
+
   it('MLSD facts in RFC 3659 form', () => {
     const line = formatFacts(
       {

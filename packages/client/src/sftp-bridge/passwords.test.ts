@@ -1,4 +1,5 @@
 import { hashPassword, setPasswordLine } from '@ftpfwd/sshd';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parsePasswordFile, verifyLogin } from './passwords.js';
 
@@ -13,6 +14,18 @@ describe('FTP logins against an ftpfwd-sshd password file', () => {
     expect(await verifyLogin(file, 'alice', 'other')).toBe(false);
     expect(await verifyLogin(file, 'bob', 'other')).toBe(true);
     expect(await verifyLogin(file, 'nobody', 's3cret')).toBe(false);
+  });
+
+  it('property: any text parses without throwing; each non-comment line is an entry or a problem', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.string(), fc.constant('# c'), fc.constant(''))), (lines) => {
+        const f = parsePasswordFile(lines.join('\n'));
+        const meaningful = lines.filter(
+          (l) => l.trim() !== '' && !l.trim().startsWith('#') && !/[\r\n]/.test(l),
+        );
+        expect(f.entries.size + f.problems.length).toBeGreaterThanOrEqual(Math.min(1, meaningful.length));
+      }),
+    );
   });
 
   it('names the lines it cannot read', () => {
