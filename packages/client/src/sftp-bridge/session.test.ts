@@ -452,6 +452,24 @@ describe('sftp bridge: data connections', () => {
     expect((await c.cmd('ABOR')).code).toBe(225);
   });
 
+  it('STAT during a transfer answers at once with its progress; other commands wait for the 226', async () => {
+    const { c, fake } = await loggedIn({}, (f) => f.put('/home/u/big.bin', randomBytes(4 * 1024 * 1024)));
+    await c.cmd('TYPE I');
+    const d = await c.epsv();
+    const got = readAll(d);
+    fake.stallReads = true;
+    expect((await c.cmd('RETR big.bin')).code).toBe(150);
+    c.send('NOOP');
+    const stat = await c.cmd('STAT');
+    expect(stat.code).toBe(211);
+    expect(stat.text).toMatch(/Transferring: RETR \/home\/u\/big\.bin, \d+ bytes so far/);
+    expect(c.queued()).toBe(0); // NOOP's reply has not come: it waits
+    fake.release();
+    expect((await got).length).toBe(4 * 1024 * 1024);
+    expect((await c.next()).code).toBe(226);
+    expect((await c.next()).code).toBe(200);
+  });
+
   it("Python ftplib's urgent ABOR (ABOR\\r, its LF lost) is recognised", async () => {
     const { c } = await loggedIn({}, (f) => f.put('/home/u/big.bin', randomBytes(8 * 1024 * 1024)));
     const d = await c.epsv();
