@@ -15,10 +15,13 @@ export class FtpParseError extends Error {
   }
 }
 
-/** Shorten and make printable a piece of protocol text for an error message or a log line. */
+/**
+ * Shorten and make printable a piece of untrusted text (protocol bytes read as latin1, or a line
+ * of a file) for an error message or a log line: control characters (C0, DEL, C1) become `\xNN`.
+ */
 export function excerpt(text: string, max = 80): string {
   const printable = text.replace(
-    /[\x00-\x1f\x7f-\xff]/g,
+    /[\x00-\x1f\x7f-\x9f]/g,
     (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
   );
   return printable.length > max ? `${printable.slice(0, max)}…` : printable;

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
-import { type Direction, FtpControlSession } from './session.js';
-import type { DataChannelBroker, SessionContext, SessionEvent, SessionPolicy } from './types.js';
+import { type Direction, FtpControlSession } from '../engine/session.js';
+import type { DataChannelBroker, SessionContext, SessionEvent, SessionPolicy } from '../engine/types.js';
 
 export interface PipeFtpSessionOptions {
   /** Stream to and from the FTP client (an accepted socket, or an SSH channel for `-R ftp/`). */

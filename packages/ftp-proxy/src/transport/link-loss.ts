@@ -5,10 +5,11 @@
  * sent EOF. Passed on as a plain FIN, a transfer cut short would look complete to the TCP peer: an
  * FTP server would store a truncated upload as a finished one, an FTP client that does not know
  * the size would keep a truncated download. What tells the two apart is whether the channel's own
- * EOF came before the link went; ssh2 marks it (`incoming.state === 'eof'`) before the stream's
- * 'end', which waits until what the channel holds has been read.
+ * EOF came before the link went; ssh2 marks it before the stream's 'end', which waits until what
+ * the channel holds has been read (channelEofReceived).
  */
 import type { Duplex, Readable, Writable } from 'node:stream';
+import { channelEofReceived } from './ssh2-internals.js';
 
 const watchers = new WeakMap<Writable, Set<() => void>>();
 
@@ -30,9 +31,7 @@ export function onLinkLoss(channel: Readable, sshSocket: Writable, onCut: () => 
   const registered = set;
   const check = (): void => {
     registered.delete(check);
-    const eofCame =
-      channel.readableEnded || (channel as { incoming?: { state?: string } }).incoming?.state === 'eof';
-    if (!eofCame) onCut();
+    if (!channelEofReceived(channel as Duplex)) onCut();
   };
   registered.add(check);
   channel.once('close', () => registered.delete(check));

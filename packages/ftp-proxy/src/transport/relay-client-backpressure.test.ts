@@ -1,18 +1,18 @@
 /**
  * Memory with many uploads: when the SSH server stops reading, ftpfwd must not queue each channel's
- * whole window on its SSH socket. Real ssh2 on both ends; pipeBoth joins local TCP connections
- * (each sending more than a window) to direct-tcpip channels of one connection, as the tcp and
+ * whole window on its SSH socket. Real ssh2 on both ends; the relay joins local TCP connections
+ * (each sending more than a window) to direct-tcpip channels of one connection, as ftpfwd's tcp and
  * FTP data forwardings do; the server's socket is paused, then resumed.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
-import { CHANNEL_BUFFER_LIMIT, SSH_SOCKET_LIMIT } from '@ftpfwd/ftp-proxy';
-import { generateKeyPair } from '@ftpfwd/sshd';
 import ssh2, { type ClientChannel } from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
-import { congestionOf } from './backpressure.js';
-import { pipeBoth } from './pipe.js';
-import { waitUntil } from './test-support/procs.js';
+import { CHANNEL_BUFFER_LIMIT, SocketCongestion, SSH_SOCKET_LIMIT } from './backpressure.js';
+import { relay } from './pump.js';
+import { testHostKey, waitFor } from './test-support/harness.js';
+
+const waitUntil = (check: () => boolean, what: string) => waitFor(check, 30_000, what);
 
 const CHANNELS = 32;
 /** More than a channel's 2 MiB window plus the local cap, less than window plus ssh2's 2 MiB. */
@@ -38,7 +38,7 @@ describe('pipeBoth backpressure from the SSH socket', () => {
     const payload = randomBytes(PER_CHANNEL);
 
     // The SSH server: keeps what each direct-tcpip channel carries.
-    const hostKey = generateKeyPair('ed25519').private;
+    const hostKey = testHostKey();
     const parsed = ssh2.utils.parseKey(hostKey);
     if (parsed instanceof Error) throw parsed;
     const hostPublic = parsed.getPublicSSH();
@@ -100,8 +100,8 @@ describe('pipeBoth backpressure from the SSH socket', () => {
           ),
       ),
     );
-    expect(congestionOf(channels[0])?.socket).toBe(clientSock);
-    expect(congestionOf(clientSock)).toBeUndefined();
+    // What SshLink.congestionOf gives each channel it opened: its SSH socket's congestion.
+    const congestion = new SocketCongestion(clientSock);
 
     // The server stops reading its SSH socket: whatever the client sends now queues.
     serverSock!.pause();
@@ -112,7 +112,7 @@ describe('pipeBoth backpressure from the SSH socket', () => {
       cleanups.push(() => sender.destroy());
     }
     await waitUntil(() => sources.length === CHANNELS, 'local connections');
-    const piped = sources.map((s, i) => pipeBoth(s, channels[i]!));
+    const piped = sources.map((s, i) => relay({ stream: s }, { stream: channels[i]!, congestion }).closed);
     await waitUntil(
       () => sources.every((s) => s.isPaused() || s.readableEnded),
       'every local sender paused or read to its end',
@@ -123,14 +123,14 @@ describe('pipeBoth backpressure from the SSH socket', () => {
     for (const ch of channels)
       expect(ch.writableLength).toBeLessThanOrEqual(CHANNEL_BUFFER_LIMIT + 70 * 1024);
     expect(sources.filter((s) => s.isPaused()).length).toBe(CHANNELS);
-    expect(congestionOf(channels[0])!.waiting).toBeGreaterThan(0);
+    expect(congestion.waiting).toBeGreaterThan(0);
 
     // The server reads again: the socket drains, every sender resumes, all bytes arrive unchanged.
     serverSock!.resume();
     await waitUntil(() => arrived.length === CHANNELS, 'server channels');
     for (const h of await Promise.all(arrived)) expect(h).toBe(sha(payload));
     expect(sources.every((s) => s.readableEnded)).toBe(true);
-    expect(congestionOf(channels[0])!.waiting).toBe(0);
+    expect(congestion.waiting).toBe(0);
     for (const ch of channels) ch.close();
     await Promise.all(piped);
   }, 60_000);

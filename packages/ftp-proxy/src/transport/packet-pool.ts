@@ -14,10 +14,11 @@
  * at a time; each byte is used once). The slab is per connection so that one congested connection
  * pins no more than its own queued packets plus one slab.
  *
- * ssh2 keeps its ciphers private, so this works on the cipher class found on a live connection,
- * and only on the one it knows (AES-GCM through ssh2's native binding, the cipher ftpfwd prefers).
- * Before patching it compares its layout with ssh2's own for a range of sizes; any difference (a
- * new ssh2 release) leaves ssh2 as it is. tools/bench/README.md has the measurements.
+ * ssh2 keeps its ciphers private: ssh2-internals.ts puts pooledAllocPacket on a connection's own
+ * cipher object, only for the cipher it knows (AES-GCM through ssh2's native binding, the one
+ * ftpfwd prefers), and only after sameLayout found ssh2's packets laid out the same for a range of
+ * sizes; any difference (a new ssh2 release) leaves ssh2 as it is. tools/bench/README.md has the
+ * measurements.
  */
 import { randomFillSync } from 'node:crypto';
 import { OFF_WORDS } from './gc-pacing.js';
@@ -34,25 +35,6 @@ const GCM_TAG_BYTES = 16;
 const RANDOM_POOL_BYTES = 4096;
 const randomPool = Buffer.allocUnsafeSlow(RANDOM_POOL_BYTES);
 let randomPos = RANDOM_POOL_BYTES;
-
-/** The ssh2 cipher class this knows how to pool for (checked by name and by layout). */
-const KNOWN_CIPHER_CLASS = 'AESGCMCipherBinding';
-
-const ORIGINAL = Symbol('ftpfwd.originalAllocPacket');
-const SLAB = Symbol('ftpfwd.packetSlab');
-const SLAB_POS = Symbol('ftpfwd.packetSlabPos');
-
-interface CipherLike {
-  allocPacket(payloadLen: number): Buffer;
-  [SLAB]?: Buffer;
-  [SLAB_POS]?: number;
-}
-
-interface CipherPrototype {
-  allocPacket(this: CipherLike, payloadLen: number): Buffer;
-  [ORIGINAL]?: (this: CipherLike, payloadLen: number) => Buffer;
-  constructor?: { name?: string };
-}
 
 export type PacketPoolResult = 'pooled' | 'already-pooled' | 'off' | 'unknown-cipher' | 'layout-differs';
 
@@ -89,37 +71,42 @@ function takeRandom(target: Buffer, offset: number, n: number): void {
   randomPos += n;
 }
 
-function pooledAllocPacket(this: CipherLike, payloadLen: number): Buffer {
-  const { packetLength, padLength } = gcmPacketLayout(payloadLen);
-  const size = packetLength + GCM_TAG_BYTES;
-  let packet: Buffer;
-  if (size > MAX_SLAB_PACKET) {
-    packet = Buffer.allocUnsafe(size);
-  } else {
-    // 8-byte steps keep every packet aligned the way malloc would have.
-    const step = (size + 7) & ~7;
-    let slab = this[SLAB];
-    let pos = this[SLAB_POS] ?? 0;
-    if (slab === undefined || pos + step > slab.length) {
-      slab = Buffer.allocUnsafeSlow(PACKET_SLAB_BYTES);
-      this[SLAB] = slab;
-      pos = 0;
+/**
+ * An allocPacket for one cipher object (one call per object): its packets are consecutive slices of a slab of its own
+ * (a new slab when one is used up), their padding drawn from the shared pool.
+ */
+export function pooledAllocPacket(): (payloadLen: number) => Buffer {
+  let slab: Buffer | undefined;
+  let pos = 0;
+  return (payloadLen: number): Buffer => {
+    const { packetLength, padLength } = gcmPacketLayout(payloadLen);
+    const size = packetLength + GCM_TAG_BYTES;
+    let packet: Buffer;
+    if (size > MAX_SLAB_PACKET) {
+      packet = Buffer.allocUnsafe(size);
+    } else {
+      // 8-byte steps keep every packet aligned the way malloc would have.
+      const step = (size + 7) & ~7;
+      if (slab === undefined || pos + step > slab.length) {
+        slab = Buffer.allocUnsafeSlow(PACKET_SLAB_BYTES);
+        pos = 0;
+      }
+      packet = slab.subarray(pos, pos + size);
+      pos += step;
     }
-    packet = slab.subarray(pos, pos + size);
-    this[SLAB_POS] = pos + step;
-  }
-  packet.writeUInt32BE(packetLength - 4, 0);
-  packet[4] = padLength;
-  takeRandom(packet, 5 + payloadLen, padLength);
-  return packet;
+    packet.writeUInt32BE(packetLength - 4, 0);
+    packet[4] = padLength;
+    takeRandom(packet, 5 + payloadLen, padLength);
+    return packet;
+  };
 }
 
-/** Whether ssh2's own allocPacket lays packets out as pooledAllocPacket does, for many sizes. */
-function sameLayout(original: (payloadLen: number) => Buffer, cipher: CipherLike): boolean {
+/** Whether ssh2's own allocPacket (`original`) lays packets out as pooledAllocPacket does, for many sizes. */
+export function sameLayout(original: (payloadLen: number) => Buffer): boolean {
   for (let n = 0; n <= 48; n++) if (!sameFor(n)) return false;
   return [255, 1024, 32768 + 9, 32768 + 13, 35000].every(sameFor);
   function sameFor(n: number): boolean {
-    const theirs = original.call(cipher, n);
+    const theirs = original(n);
     const { packetLength, padLength } = gcmPacketLayout(n);
     return (
       theirs.length === packetLength + GCM_TAG_BYTES &&
@@ -129,21 +116,7 @@ function sameLayout(original: (payloadLen: number) => Buffer, cipher: CipherLike
   }
 }
 
-/**
- * Pools outgoing packets for every connection whose cipher has the class of `connection`'s current
- * one (an ssh2 `Client` or server `Connection`, after the handshake; its private `_protocol`
- * holds the cipher). Patches the class once per process; later calls report `already-pooled`.
- */
-export function poolOutgoingPackets(connection: unknown): PacketPoolResult {
-  if (!enabled) return 'off';
-  const cipher = (connection as { _protocol?: { _cipher?: CipherLike } } | undefined)?._protocol?._cipher;
-  if (!cipher || typeof cipher.allocPacket !== 'function') return 'unknown-cipher';
-  const proto = Object.getPrototypeOf(cipher) as CipherPrototype | null;
-  if (!proto || proto.constructor?.name !== KNOWN_CIPHER_CLASS) return 'unknown-cipher';
-  if (proto[ORIGINAL]) return 'already-pooled';
-  const original = proto.allocPacket;
-  if (!sameLayout(original, cipher)) return 'layout-differs';
-  proto[ORIGINAL] = original;
-  proto.allocPacket = pooledAllocPacket;
-  return 'pooled';
+/** Whether FTPFWD_PACKET_POOL left pooling on (the default). */
+export function packetPoolEnabled(): boolean {
+  return enabled;
 }

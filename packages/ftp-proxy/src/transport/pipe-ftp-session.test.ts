@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { pipeFtpSession } from './pipe.js';
-import { CONTEXT, RecordingBroker } from './test-support/recording-broker.js';
-import type { SessionEvent } from './types.js';
+import { CONTEXT, RecordingBroker } from '../engine/test-support/recording-broker.js';
+import type { SessionEvent } from '../engine/types.js';
+import { pipeFtpSession } from './pipe-ftp-session.js';
 
 /** A connected pair of real TCP sockets on loopback. */
 async function socketPair(): Promise<{ a: Socket; b: Socket; server: Server }> {

@@ -1,13 +1,11 @@
-// The pool's own rules, on stand-ins for ssh2's cipher classes. That ssh2's real class is pooled,
-// and that ssh2 and OpenSSH peers read the packets, is tested where ssh2 is a dependency:
-// packages/sshd/src/packet-pool.test.ts.
+// The pool's own rules, on stand-ins for ssh2's cipher classes. That ssh2's real cipher is pooled,
+// and that ssh2 and OpenSSH peers read the packets, is tested with ssh2 itself:
+// packages/sshd/src/packet-pool.test.ts (and the start-up probe, ssh2-internals.ts).
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  applyPacketPoolEnv,
-  gcmPacketLayout,
-  PACKET_SLAB_BYTES,
-  poolOutgoingPackets,
-} from './ssh-packet-pool.js';
+import { applyPacketPoolEnv, gcmPacketLayout, PACKET_SLAB_BYTES, packetPoolEnabled } from './packet-pool.js';
+import { poolOutgoingPackets as poolWith } from './ssh2-internals.js';
+
+const poolOutgoingPackets = (conn: unknown) => poolWith(conn, packetPoolEnabled());
 
 /** ssh2 1.17's AES-GCM allocPacket, as the pool must reproduce it. */
 function stockAlloc(payloadLen: number): Buffer {
@@ -21,7 +19,7 @@ function stockAlloc(payloadLen: number): Buffer {
   return packet;
 }
 
-/** An ssh2 connection stand-in with a fresh cipher class: the pool patches a class once per process. */
+/** An ssh2 connection stand-in with a fresh cipher class. */
 function knownConnection() {
   // The class name is what the pool recognises.
   class AESGCMCipherBinding {
@@ -51,7 +49,7 @@ describe('AES-GCM packet layout', () => {
 });
 
 describe('pooled outgoing packets', () => {
-  it('patches the known class once; packets are adjacent slices of a 256 KiB slab with the stock header', () => {
+  it("pools the connection's own cipher once; packets are adjacent slices of a 256 KiB slab with the stock header", () => {
     const conn = knownConnection();
     expect(poolOutgoingPackets(conn)).toBe('pooled');
     expect(poolOutgoingPackets(conn)).toBe('already-pooled');
@@ -81,14 +79,18 @@ describe('pooled outgoing packets', () => {
     }
   });
 
-  it('keeps a slab per connection, and gives packets too big for a slab a Buffer of their own', () => {
+  it("changes only the connection's cipher, never the class; a slab per connection; big packets apart", () => {
     const one = knownConnection();
     poolOutgoingPackets(one);
-    const Cls = Object.getPrototypeOf(one._protocol._cipher).constructor as new () => {
-      allocPacket(n: number): Buffer;
-    };
-    const other = new Cls();
-    expect(one._protocol._cipher.allocPacket(100).buffer).not.toBe(other.allocPacket(100).buffer);
+    const proto = Object.getPrototypeOf(one._protocol._cipher) as { allocPacket: unknown };
+    const Cls = proto.constructor as new () => { allocPacket(n: number): Buffer };
+    const unpooled = new Cls();
+    expect(unpooled.allocPacket).toBe(proto.allocPacket); // another connection of the application
+    const other = { _protocol: { _cipher: new Cls() } };
+    expect(poolOutgoingPackets(other)).toBe('pooled');
+    expect(one._protocol._cipher.allocPacket(100).buffer).not.toBe(
+      other._protocol._cipher.allocPacket(100).buffer,
+    );
     const big = one._protocol._cipher.allocPacket(PACKET_SLAB_BYTES);
     expect(big.length).toBe(gcmPacketLayout(PACKET_SLAB_BYTES).packetLength + 16);
     expect(big.buffer).not.toBe(one._protocol._cipher.allocPacket(100).buffer);
@@ -114,9 +116,9 @@ describe('pooled outgoing packets', () => {
       }
     }
     const conn = { _protocol: { _cipher: new AESGCMCipherBinding() } };
-    const before = AESGCMCipherBinding.prototype.allocPacket;
+    const before = conn._protocol._cipher.allocPacket;
     expect(poolOutgoingPackets(conn)).toBe('layout-differs');
-    expect(AESGCMCipherBinding.prototype.allocPacket).toBe(before);
+    expect(conn._protocol._cipher.allocPacket).toBe(before);
   });
 
   it('leaves other ciphers, and a missing connection, alone', () => {
@@ -135,9 +137,9 @@ describe('pooled outgoing packets', () => {
   it('FTPFWD_PACKET_POOL=off leaves ssh2 as it is; a value it cannot read is an error', () => {
     expect(applyPacketPoolEnv('off')).toBe('off');
     const conn = knownConnection();
-    const before = Object.getPrototypeOf(conn._protocol._cipher).allocPacket;
+    const before = conn._protocol._cipher.allocPacket;
     expect(poolOutgoingPackets(conn)).toBe('off');
-    expect(Object.getPrototypeOf(conn._protocol._cipher).allocPacket).toBe(before);
+    expect(conn._protocol._cipher.allocPacket).toBe(before);
     expect(applyPacketPoolEnv('maybe')).toEqual({
       error: 'FTPFWD_PACKET_POOL: expected "on" or "off", got "maybe"',
     });

@@ -5,12 +5,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
-import { CHANNEL_BUFFER_LIMIT, SocketCongestion, SSH_SOCKET_LIMIT } from '@ftpfwd/ftp-proxy';
 import ssh2, { type ClientChannel } from 'ssh2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bridge } from './bridge.js';
-import { generateKeyPair } from './host-keys.js';
-import { Scope, waitFor } from './test-support/harness.js';
+import { CHANNEL_BUFFER_LIMIT, SocketCongestion, SSH_SOCKET_LIMIT } from './backpressure.js';
+import { relay } from './pump.js';
+import { Scope, testHostKey, waitFor } from './test-support/harness.js';
 
 const CHANNELS = 32;
 /** More than a channel's 2 MiB window plus its local cap, less than window plus ssh2's 2 MiB. */
@@ -28,7 +27,7 @@ beforeEach(() => {
 });
 afterEach(() => scope.close());
 
-describe('bridge backpressure from the SSH socket', () => {
+describe('relay backpressure from the SSH socket, server side (ftpfwd-sshd)', () => {
   it('pauses TCP peers while the SSH socket is congested, resumes them on drain, bytes intact', async () => {
     const payload = randomBytes(PER_CHANNEL);
     // The TCP peers: each connection gets the whole payload, then EOF.
@@ -43,7 +42,7 @@ describe('bridge backpressure from the SSH socket', () => {
     const channels: ssh2.ServerChannel[] = [];
     let serverSock: Socket | undefined;
     let congestion: SocketCongestion | undefined;
-    const hostKey = generateKeyPair('ed25519').private;
+    const hostKey = testHostKey();
     const parsed = ssh2.utils.parseKey(hostKey);
     if (parsed instanceof Error) throw parsed;
     const hostPublic = parsed.getPublicSSH();
@@ -57,7 +56,7 @@ describe('bridge backpressure from the SSH socket', () => {
           const ch = accept();
           peers.push(peer);
           channels.push(ch);
-          bridge(ch, peer, { congestion });
+          relay({ stream: ch, congestion, eof: 'eof' }, { stream: peer });
         });
       });
     });

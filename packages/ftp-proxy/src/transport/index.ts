@@ -1,0 +1,73 @@
+/**
+ * The SSH transport both halves share: the byte relay, backpressure, link-loss, GC pacing, the
+ * packet pool, RekeyLimit, listener ports, the stream adapter of an FTP control session, and the
+ * one door to ssh2's private members (ssh2-internals.ts). ssh2 is this folder's peer dependency.
+ */
+export {
+  BULK_CHUNK,
+  CHANNEL_BUFFER_LIMIT,
+  type Feed,
+  type FeedOptions,
+  feed,
+  gatherWrites,
+  SocketCongestion,
+  SSH_SOCKET_LIMIT,
+} from './backpressure.js';
+export {
+  applyGcPacingEnv,
+  enableGcPacing,
+  GC_PACING_DEFAULT_BYTES,
+  type GcPacingOptions,
+  gcPacingEnabled,
+  gcPacingFromEnv,
+  noteBytesMoved,
+  OFF_WORDS,
+} from './gc-pacing.js';
+export { onLinkLoss, resetPeer } from './link-loss.js';
+export { listenPort } from './listen-port.js';
+export {
+  applyPacketPoolEnv,
+  PACKET_SLAB_BYTES,
+  type PacketPoolResult,
+  packetPoolEnabled,
+} from './packet-pool.js';
+export {
+  type FtpSessionHandle,
+  type FtpSessionStats,
+  type PipeFtpSessionOptions,
+  pipeFtpSession,
+} from './pipe-ftp-session.js';
+export {
+  CLOSE_LINGER_MS,
+  DATA_DRAIN_MS,
+  type Relay,
+  type RelayEnd,
+  type RelayFilter,
+  type RelayOptions,
+  type RelayStats,
+  relay,
+} from './pump.js';
+export {
+  defaultRekeyBytes,
+  enforceRekeyLimit,
+  parseRekeyLimit,
+  parseTime,
+  REKEY_LIMIT_SYNTAX,
+  type RekeyingConnection,
+  type RekeyLimit,
+} from './rekey-limit.js';
+export {
+  channelEofReceived,
+  checkSsh2,
+  grantWindow,
+  type ProbeReport,
+  peerSoftware,
+  poolOutgoingPackets,
+  probeSsh2,
+  rejectChannel,
+  SSH2_FEATURES,
+  type Ssh2Feature,
+  ssh2NativeCrypto,
+  ssh2Supports,
+  startClientRekey,
+} from './ssh2-internals.js';
