@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
+import type { Prompter } from '@ftpfwd/ftp-proxy/cli';
 import type { AnyAuthMethod, AuthenticationType, AuthHandlerMiddleware } from 'ssh2';
 import ssh2 from 'ssh2';
-import type { Prompter } from './prompt.js';
 
 /**
  * Authentication in OpenSSH's order: agent keys, identity files (asking for passphrases of encrypted

@@ -1,4 +1,4 @@
-import { applyGcPacingEnv, applyPacketPoolEnv } from '@ftpfwd/ftp-proxy';
+import { applyGcPacingEnv, applyPacketPoolEnv } from '@ftpfwd/ftp-proxy/transport';
 import { CommanderError } from 'commander';
 import { FtpfwdError, oneLine } from './errors.js';
 import { Gateway } from './gateway.js';

@@ -1,5 +1,6 @@
+import { readConfigSource, validateConfig } from '@ftpfwd/ftp-proxy/cli';
 import { z } from 'zod';
-import { readConfigSource, validateConfig } from './config-source.js';
+import { configErrors } from './errors.js';
 
 /**
  * `--config FILE`, single-destination form: the command line as YAML (or JSON), for services. The
@@ -50,5 +51,5 @@ export type ConfigFile = z.output<typeof ConfigFileSchema>;
 
 /** Reads the single-destination form (the command line as YAML/JSON). */
 export function readConfigFile(path: string): ConfigFile {
-  return validateConfig(readConfigSource(path), ConfigFileSchema);
+  return configErrors(() => validateConfig(readConfigSource(path), ConfigFileSchema));
 }

@@ -1,5 +1,8 @@
+import type { Duplex } from 'node:stream';
 import type { PasvTarget } from '@ftpfwd/ftp-proxy';
-import type { SshLink } from './link.js';
+import type { SocketCongestion } from '@ftpfwd/ftp-proxy/transport';
+import type { ClientChannel } from 'ssh2';
+import type { RemoteConnectionHandler, SshLink } from './link.js';
 import type { PortRange } from './listen.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -19,6 +22,26 @@ export interface FtpDataOptions {
   dataIdleTimeoutMs?: number;
   /** How long a data listener released before it accepted stays open (default 2 s; see one-shot-gate). */
   releaseGraceMs?: number;
+}
+
+/**
+ * What the FTP data-channel brokers need of an SSH connection: open a direct channel, listen
+ * remotely and stop, and the congestion of a channel's SSH socket. SshLink is one; the brokers'
+ * unit tests use a fake.
+ */
+export interface ChannelLink {
+  openDirect(srcHost: string, srcPort: number, host: string, port: number): Promise<ClientChannel>;
+  listenRemote(bindAddr: string, port: number, handler: RemoteConnectionHandler): Promise<number>;
+  unlistenRemote(bindAddr: string, port: number): void;
+  congestionOf(channel: Duplex): SocketCongestion | undefined;
+}
+
+/** What the FTP data-channel brokers need from the forwarding that owns them. */
+export interface BrokerContext {
+  link: ChannelLink;
+  logger: Logger;
+  metrics: Metrics;
+  ftp: FtpDataOptions;
 }
 
 /** What every forwarding needs from the tunnel that owns it. */

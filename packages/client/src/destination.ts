@@ -1,3 +1,4 @@
+import { splitHostPort } from '@ftpfwd/ftp-proxy';
 import { FtpfwdError } from './errors.js';
 
 export interface Destination {
@@ -20,15 +21,15 @@ export function parseDestination(raw: string): Destination {
     const hostPart = at >= 0 ? rest.slice(at + 1) : rest;
     let host: string;
     let portText: string | undefined;
-    const v6 = /^\[([^\]]+)\](?::(.*))?$/.exec(hostPart);
-    if (v6) {
-      host = v6[1] as string;
-      portText = v6[2];
+    if (/^\[[^\]]+\]$/.test(hostPart)) {
+      host = hostPart.slice(1, -1);
+    } else if (!hostPart.includes(':')) {
+      host = hostPart;
     } else {
-      const parts = hostPart.split(':');
-      if (parts.length > 2) throw bad('IPv6 addresses need [brackets]');
-      host = parts[0] as string;
-      portText = parts[1];
+      const parts = splitHostPort(hostPart);
+      if (!parts?.host) throw bad('IPv6 addresses need [brackets]');
+      host = parts.host;
+      portText = parts.port;
     }
     if (host === '') throw bad('empty host');
     if (user === '') throw bad('empty user');

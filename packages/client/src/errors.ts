@@ -1,3 +1,5 @@
+import { ConfigError } from '@ftpfwd/ftp-proxy/cli';
+
 /**
  * Errors a user can hit. Each carries a stable `code` (for scripts and tests) and a message that
  * says what was expected and what was seen, so the CLI can print it as one line.
@@ -20,6 +22,16 @@ export class FtpfwdError extends Error {
     super(message, options);
     this.name = 'FtpfwdError';
     this.code = code;
+  }
+}
+
+/** Runs `fn`; a config file problem from the shared loader becomes FtpfwdError('config'). */
+export function configErrors<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof ConfigError) throw new FtpfwdError('config', err.message, { cause: err });
+    throw err;
   }
 }
 

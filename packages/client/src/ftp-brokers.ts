@@ -10,13 +10,13 @@ import {
   type SessionContext,
   sameAddress,
 } from '@ftpfwd/ftp-proxy';
+import { DATA_DRAIN_MS, relay } from '@ftpfwd/ftp-proxy/transport';
 import type { ClientChannel, TcpConnectionDetails } from 'ssh2';
 import { connectThenAccept } from './connect-then-accept.js';
-import type { ForwardContext } from './context.js';
+import type { BrokerContext } from './context.js';
 import { oneLine } from './errors.js';
 import { listenDataPort } from './listen.js';
 import { LeaseSequence, OneShotGate } from './one-shot-gate.js';
-import { DATA_DRAIN_MS, pipeBoth } from './pipe.js';
 
 /**
  * Data-channel brokers for the ftp-proxy engine, built on the SSH link. One broker per FTP session
@@ -83,7 +83,7 @@ export interface DataStats {
 
 /** Pipes one data channel (the FTP client's side first), then counts and logs its bytes. */
 async function pipeData(
-  ctx: ForwardContext,
+  ctx: BrokerContext,
   stats: DataStats,
   sessionId: string,
   clientSide: Socket | ClientChannel,
@@ -97,7 +97,8 @@ async function pipeData(
   serverSide.on('data', (d: Buffer) => {
     stats.toClient += d.length;
   });
-  const st = await pipeBoth(clientSide, serverSide, { drainMs: DATA_DRAIN_MS });
+  const end = (stream: Socket | ClientChannel) => ({ stream, congestion: ctx.link.congestionOf(stream) });
+  const st = await relay(end(clientSide), end(serverSide), { drainMs: DATA_DRAIN_MS }).closed;
   ctx.metrics.dataBytes.inc({ direction: 'to_server' }, st.bytesAtoB);
   ctx.metrics.dataBytes.inc({ direction: 'to_client' }, st.bytesBtoA);
   ctx.logger.debug(
@@ -112,7 +113,7 @@ async function pipeData(
  * `onAccept` and the listener closes. Its lifecycle (idle timeout, release grace) is the gate's.
  */
 async function oneShotLocal(
-  ctx: ForwardContext,
+  ctx: BrokerContext,
   seq: LeaseSequence,
   bindHost: string,
   expectPeer: string | undefined,
@@ -161,7 +162,7 @@ async function oneShotLocal(
  * after the release grace (see OneShotGate).
  */
 async function oneShotRemote(
-  ctx: ForwardContext,
+  ctx: BrokerContext,
   seq: LeaseSequence,
   bindHost: string,
   expectSrc: string | undefined,
@@ -213,7 +214,7 @@ class ChannelAhead {
   private opened: ClientChannel | undefined;
   private unused = false;
 
-  constructor(ctx: ForwardContext, origin: Endpoint, target: Endpoint) {
+  constructor(ctx: BrokerContext, origin: Endpoint, target: Endpoint) {
     this.channel = ctx.link.openDirect(origin.host, 0, target.host, target.port);
     this.channel.then(
       (ch) => {
@@ -239,7 +240,7 @@ class ChannelAhead {
  * (passive mode of `-L ftp/`) or the FTP client (active mode of `-R ftp/`).
  */
 function directThenPipe(
-  ctx: ForwardContext,
+  ctx: BrokerContext,
   stats: DataStats,
   sessionId: string,
   sock: Socket,
@@ -291,7 +292,7 @@ interface LocalToRemote {
  * opened ahead (ChannelAhead) and closed if the listener closes unused.
  */
 async function oneShotLocalToRemote(
-  ctx: ForwardContext,
+  ctx: BrokerContext,
   seq: LeaseSequence,
   stats: DataStats,
   o: LocalToRemote,
@@ -322,7 +323,7 @@ async function oneShotLocalToRemote(
  * then pipe the two.
  */
 function connectDataThenAccept(
-  ctx: ForwardContext,
+  ctx: BrokerContext,
   stats: DataStats,
   sessionId: string,
   target: Endpoint,
@@ -355,7 +356,7 @@ function connectDataThenAccept(
 export class LocalFtpBroker implements DataChannelBroker {
   private readonly seq = new LeaseSequence();
   constructor(
-    private readonly ctx: ForwardContext,
+    private readonly ctx: BrokerContext,
     readonly stats: DataStats = { toServer: 0, toClient: 0 },
   ) {}
 
@@ -429,7 +430,7 @@ export class LocalFtpBroker implements DataChannelBroker {
 export class RemoteFtpBroker implements DataChannelBroker {
   private readonly seq = new LeaseSequence();
   constructor(
-    private readonly ctx: ForwardContext,
+    private readonly ctx: BrokerContext,
     /** Local address of our control connection to the FTP server: the FTP server sees us there. */
     private readonly localControlAddress: string,
     /** The FTP server's address on that connection: the only peer an active data listener accepts. */

@@ -1,13 +1,11 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import {
-  type FtpSessionHandle,
-  type FtpSessionStats,
   normalizeAddress,
-  pipeFtpSession,
   type SessionContext,
   type SessionEvent,
   type SessionPolicy,
 } from '@ftpfwd/ftp-proxy';
+import { type FtpSessionHandle, type FtpSessionStats, pipeFtpSession } from '@ftpfwd/ftp-proxy/transport';
 import type { ClientChannel, TcpConnectionDetails } from 'ssh2';
 import { connectThenAccept } from './connect-then-accept.js';
 import type { ForwardContext } from './context.js';

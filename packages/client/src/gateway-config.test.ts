@@ -1,11 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { GatewayConfigSchema, loadConfig } from './gateway-config.js';
 import { gatewayPlanFromArgs, planFromArgs } from './plan.js';
-import { PKG } from './test-support/procs.js';
 
 let dir: string;
 let env: NodeJS.ProcessEnv;
@@ -150,7 +150,7 @@ describe('gateway config file', () => {
 });
 
 describe('the README example', () => {
-  const readme = readFileSync(join(PKG, 'README.md'), 'utf8');
+  const readme = readFileSync(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8');
   const example = /cat > \/etc\/ftpfwd\/gateway\.yaml <<'EOF'\n([\s\S]*?)\nEOF\n/.exec(readme)?.[1] ?? '';
 
   it('validates: two destinations with tcp and ftp forwardings', () => {

@@ -1,8 +1,8 @@
+import { type ConfigSource, readConfigSource, validateConfig } from '@ftpfwd/ftp-proxy/cli';
 import { z } from 'zod';
 import { type ConfigFile, ConfigFileSchema, scalar, stringList } from './config-file.js';
-import { type ConfigSource, readConfigSource, validateConfig } from './config-source.js';
 import { parseDestination } from './destination.js';
-import { FtpfwdError } from './errors.js';
+import { configErrors, FtpfwdError } from './errors.js';
 import { parseForwardSpec } from './forward-spec.js';
 import { parsePortRange } from './listen.js';
 
@@ -158,6 +158,10 @@ function isGatewayForm(src: ConfigSource): boolean {
 
 /** Reads and validates either form; throws one FtpfwdError line naming key path and line. */
 export function loadConfig(path: string): LoadedConfig {
+  return configErrors(() => loadValidated(path));
+}
+
+function loadValidated(path: string): LoadedConfig {
   const src = readConfigSource(path);
   if (typeof src.data !== 'object' || src.data === null || Array.isArray(src.data))
     throw new FtpfwdError(

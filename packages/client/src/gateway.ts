@@ -1,9 +1,9 @@
+import { createPrompter } from '@ftpfwd/ftp-proxy/cli';
 import type { Registry } from 'prom-client';
 import { oneLine } from './errors.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import type { CliPlan, GatewayPlan, PlannedForward } from './plan.js';
-import { createPrompter } from './prompt.js';
 import type { ActiveForward } from './tcp-forward.js';
 import { connect, type Tunnel, type TunnelOptions } from './tunnel.js';
 

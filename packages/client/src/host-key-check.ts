@@ -1,5 +1,6 @@
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { Prompter } from '@ftpfwd/ftp-proxy/cli';
 import { FtpfwdError } from './errors.js';
 import {
   blobKeyType,
@@ -13,7 +14,6 @@ import {
   parseKnownHosts,
 } from './known-hosts.js';
 import type { StrictHostKeyChecking } from './options.js';
-import type { Prompter } from './prompt.js';
 
 export interface HostKeyPolicy {
   host: string;

@@ -1,3 +1,4 @@
+export type { Prompter } from '@ftpfwd/ftp-proxy/cli';
 export { type ConfigFile, ConfigFileSchema } from './config-file.js';
 export type { ForwardContext, FtpDataOptions } from './context.js';
 export { type Destination, parseDestination } from './destination.js';
@@ -30,6 +31,5 @@ export { backoffDelay, SshLink } from './link.js';
 export { createLogger, type Logger } from './logger.js';
 export { exposition, Metrics, serveRegistries } from './metrics.js';
 export { type CliPlan, type GatewayPlan, gatewayPlanFromArgs, planFromArgs } from './plan.js';
-export type { Prompter } from './prompt.js';
 export type { ActiveForward } from './tcp-forward.js';
 export { connect, Tunnel, type TunnelOptions } from './tunnel.js';

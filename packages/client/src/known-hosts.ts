@@ -1,4 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { wildcardMatch } from '@ftpfwd/ftp-proxy/cli';
 
 /**
  * OpenSSH known_hosts, the parts a client needs: hashed (`|1|salt|hash`) and plain host lists,
@@ -44,33 +45,6 @@ export function parseKnownHosts(text: string, file: string): KnownHostEntry[] {
 export function knownHostsName(host: string, port: number): string {
   const h = host.toLowerCase();
   return port === 22 ? h : `[${h}]:${port}`;
-}
-
-/** OpenSSH's `*` / `?` wildcard match over the whole string, case-insensitive. */
-export function wildcardMatch(pattern: string, text: string): boolean {
-  const p = pattern.toLowerCase();
-  const t = text.toLowerCase();
-  // Iterative glob with backtracking on the last '*': linear enough for host names.
-  let pi = 0;
-  let ti = 0;
-  let star = -1;
-  let mark = 0;
-  while (ti < t.length) {
-    if (pi < p.length && (p[pi] === '?' || p[pi] === t[ti])) {
-      pi++;
-      ti++;
-    } else if (pi < p.length && p[pi] === '*') {
-      star = pi++;
-      mark = ti;
-    } else if (star >= 0) {
-      pi = star + 1;
-      ti = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (pi < p.length && p[pi] === '*') pi++;
-  return pi === p.length;
 }
 
 function hashedMatch(field: string, name: string): boolean {

@@ -1,6 +1,15 @@
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
-import { enforceRekeyLimit, poolOutgoingPackets, type RekeyLimit } from '@ftpfwd/ftp-proxy';
+import type { Duplex } from 'node:stream';
+import {
+  checkSsh2,
+  enforceRekeyLimit,
+  packetPoolEnabled,
+  poolOutgoingPackets,
+  type RekeyLimit,
+  SocketCongestion,
+  startClientRekey,
+} from '@ftpfwd/ftp-proxy/transport';
 import ssh2, { type ClientChannel, type TcpConnectionDetails } from 'ssh2';
 import { type AuthOptions, createAuth } from './auth.js';
 import { FtpfwdError, isPermanent, oneLine } from './errors.js';
@@ -62,6 +71,9 @@ export class SshLink extends EventEmitter {
   private upWaiters = new Set<() => void>();
   /** A channel open is being retried for resource shortage (logged once per episode). */
   private waitingForChannels = false;
+  /** The SSH socket each of our channels' packets leave by (backpressure, link loss). */
+  private readonly congestion = new WeakMap<Duplex, SocketCongestion>();
+  private current: SocketCongestion | undefined;
   reconnects = 0;
 
   constructor(readonly opts: LinkOptions) {
@@ -80,8 +92,24 @@ export class SshLink extends EventEmitter {
 
   /** First connection: resolves when authenticated, rejects with a typed error. */
   async start(): Promise<void> {
+    // What ftpfwd takes from ssh2's internals is checked once, before the first connection.
+    await checkSsh2(this.opts.logger);
     const c = await this.connectOnce();
     this.adopt(c);
+  }
+
+  /**
+   * The congestion state of the SSH connection `channel` belongs to: undefined for anything that is
+   * not one of this link's channels (a TCP socket). The relay pauses sources while it is congested.
+   */
+  congestionOf(channel: Duplex): SocketCongestion | undefined {
+    return this.congestion.get(channel);
+  }
+
+  /** Records a channel of the current connection (opened or accepted here). */
+  private track<T extends Duplex>(channel: T): T {
+    if (this.current) this.congestion.set(channel, this.current);
+    return channel;
   }
 
   /** Waits (bounded) until the link is up. */
@@ -146,7 +174,7 @@ export class SshLink extends EventEmitter {
             reject(e);
           } else {
             this.waitingForChannels = false;
-            resolve(ch);
+            resolve(this.track(ch));
           }
         });
       } catch (err) {
@@ -212,8 +240,9 @@ export class SshLink extends EventEmitter {
     }
   }
 
-  private adopt(c: SshClient): void {
+  private adopt({ client: c, sock }: { client: SshClient; sock: Socket }): void {
     this.client = c;
+    this.current = new SocketCongestion(sock);
     this.attempt = 0;
     this.remoteHandlers.clear();
     c.on('tcp connection', (details, accept, reject) => {
@@ -223,7 +252,7 @@ export class SshLink extends EventEmitter {
         return;
       }
       try {
-        h(details, accept, reject);
+        h(details, () => this.track(accept()), reject);
       } catch (err) {
         this.opts.logger.warn({ err: oneLine(err) }, 'remote connection handler failed');
       }
@@ -244,7 +273,6 @@ export class SshLink extends EventEmitter {
     };
     // The socket's own events fire before ssh2 tears the channels down, so sessions still hear
     // 'down' while their channels are open and can tell their FTP clients (421).
-    const sock = (c as unknown as { _sock: Socket })._sock;
     sock.prependListener('end', () => onGone('connection closed by server'));
     sock.prependListener('close', () => onGone('connection closed'));
     c.on('close', () => onGone('connection closed'));
@@ -257,10 +285,13 @@ export class SshLink extends EventEmitter {
    * and a tunnel can stay up for weeks. (A re-key's host key is checked in connectOnce.)
    */
   private renewKeys(c: SshClient, sock: Socket, cipher: string): void {
-    const protocol = (c as unknown as { _protocol: { rekey(): void } })._protocol;
-    enforceRekeyLimit(c, sock, this.opts.rekeyLimit, cipher, (reason) => {
-      this.opts.logger.debug({ reason }, 'SSH re-key started');
-      protocol.rekey();
+    enforceRekeyLimit(c, sock, this.opts.rekeyLimit, cipher, (reason: string) => {
+      if (startClientRekey(c)) this.opts.logger.debug({ reason }, 'SSH re-key started');
+      else
+        this.opts.logger.debug(
+          { reason },
+          'SSH re-key due, but this ssh2 cannot start one: left to the server',
+        );
     });
     c.on('handshake', (negotiated: ssh2.NegotiatedAlgorithms) => {
       this.opts.logger.debug({ cipher: negotiated.cs.cipher }, 'SSH keys renewed');
@@ -284,7 +315,7 @@ export class SshLink extends EventEmitter {
       this.connectOnce().then(
         (c) => {
           if (this.closing) {
-            c.end();
+            c.client.end();
             return;
           }
           this.reconnects++;
@@ -303,7 +334,7 @@ export class SshLink extends EventEmitter {
     }, delay);
   }
 
-  private connectOnce(): Promise<SshClient> {
+  private connectOnce(): Promise<{ client: SshClient; sock: Socket }> {
     const o = this.opts;
     return new Promise((resolve, reject) => {
       let settled = false;
@@ -390,9 +421,9 @@ export class SshLink extends EventEmitter {
           }
           settled = true;
           c.setNoDelay(true);
-          poolOutgoingPackets(c);
+          poolOutgoingPackets(c, packetPoolEnabled());
           this.renewKeys(c, sock, cipher);
-          resolve(c);
+          resolve({ client: c, sock });
         });
         /** The host key this connection verified (re-keys must show the same one). */
         let verifiedKey: Buffer | undefined;

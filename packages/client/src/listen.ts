@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { listenPort } from '@ftpfwd/ftp-proxy';
+import { listenPort } from '@ftpfwd/ftp-proxy/transport';
 import { FtpfwdError, oneLine } from './errors.js';
 
 /**

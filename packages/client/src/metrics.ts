@@ -55,11 +55,6 @@ export class Metrics {
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
-
-  /** Serves `GET /metrics` on host:port; resolves the bound address. */
-  serve(host: string, port: number): Promise<{ server: Server; port: number }> {
-    return serveRegistries(host, port, () => [this.registry]);
-  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { parseRekeyLimit, type RekeyLimit } from '@ftpfwd/ftp-proxy';
+import { parseRekeyLimit, type RekeyLimit } from '@ftpfwd/ftp-proxy/transport';
 import { FtpfwdError } from './errors.js';
 import { type ForwardSpec, parseForwardSpec } from './forward-spec.js';
 
@@ -222,8 +222,4 @@ export function parseDashO(arg: string): [string, string] {
   if (!m || m[2] === undefined || m[2] === '')
     throw new FtpfwdError('usage', `-o "${arg}": expected Key=Value`);
   return [m[1] as string, m[2]];
-}
-
-export function resolveRelative(p: string, base: string): string {
-  return isAbsolute(p) ? p : join(base, p);
 }

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
+import { splitHostPort } from '@ftpfwd/ftp-proxy';
 import { Command, Option } from 'commander';
 import type { ConfigFile } from './config-file.js';
 import type { FtpDataOptions } from './context.js';
@@ -135,12 +136,11 @@ export function buildCommand(): Command {
 }
 
 export function parseMetricsAddr(text: string): { host: string; port: number } {
-  const m =
-    /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:]+):(\d{1,5})$/.exec(text) ?? /^()(\d{1,5})$/.exec(text);
-  const port = Number(m?.[2]);
-  if (!m || port > 65535)
+  const parts = splitHostPort(text, true);
+  const port = parts && /^\d{1,5}$/.test(parts.port) ? Number(parts.port) : Number.NaN;
+  if (!parts || !(port <= 65535))
     throw new FtpfwdError('usage', `--metrics "${text}": expected ADDR:PORT (e.g. 127.0.0.1:9464)`);
-  return { host: m[1] || '127.0.0.1', port };
+  return { host: parts.host || '127.0.0.1', port };
 }
 /** A destination's settings from a file: the single-destination form, or one gateway entry. */
 type DestinationInput = ConfigFile & {

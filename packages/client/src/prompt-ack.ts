@@ -16,16 +16,7 @@
  * reader is paused gets none.
  */
 import type { Duplex } from 'node:stream';
-
-/** The ssh2 Channel and Client fields this relies on (not in ssh2's typings). */
-interface Ssh2ChannelInternals {
-  incoming: { window: number };
-  outgoing: { id: number; state: string };
-  _client: {
-    _remoteVer?: string;
-    _protocol: { channelWindowAdjust(recipient: number, amount: number): void };
-  };
-}
+import { grantWindow, peerSoftware, ssh2Supports } from '@ftpfwd/ftp-proxy/transport';
 
 /** The software part of ftpfwd-sshd's identification string ("SSH-2.0-ftpfwd-sshd"). */
 const OWN_SERVER = /^ftpfwd-sshd\b/;
@@ -35,17 +26,11 @@ const OWN_SERVER = /^ftpfwd-sshd\b/;
  * Call it once the channel's reader is attached (it listens for 'data').
  */
 export function promptAcks(channel: Duplex): boolean {
-  const ch = channel as unknown as Partial<Ssh2ChannelInternals>;
-  const client = ch._client;
-  if (typeof ch.incoming?.window !== 'number' || typeof ch.outgoing?.id !== 'number') return false;
-  if (typeof client?._protocol?.channelWindowAdjust !== 'function') return false;
-  if (OWN_SERVER.test(client._remoteVer ?? '')) return false;
-  const { incoming, outgoing } = ch as Ssh2ChannelInternals;
+  if (!ssh2Supports('windowAdjust')) return false;
+  if (OWN_SERVER.test(peerSoftware(channel) ?? '')) return false;
   channel.on('data', (chunk: Buffer) => {
-    // After our EOF the server may still send; once closing, nothing may be sent on the channel.
-    if (outgoing.state === 'closing' || outgoing.state === 'closed') return;
-    incoming.window += chunk.length;
-    client._protocol.channelWindowAdjust(outgoing.id, chunk.length);
+    // After our EOF the server may still send; grantWindow sends nothing once closing.
+    grantWindow(channel, chunk.length);
   });
   return true;
 }

@@ -1,11 +1,12 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { formatHostPort } from '@ftpfwd/ftp-proxy';
+import { relay } from '@ftpfwd/ftp-proxy/transport';
 import type { ClientChannel } from 'ssh2';
 import { connectThenAccept } from './connect-then-accept.js';
 import type { ForwardContext } from './context.js';
 import { oneLine } from './errors.js';
 import { type ForwardSpec, localBindAddress, remoteBindAddress } from './forward-spec.js';
 import { listenOn } from './listen.js';
-import { pipeBoth } from './pipe.js';
 
 /** A forwarding that is running: where it listens and how to stop it. */
 export interface ActiveForward {
@@ -25,7 +26,7 @@ export interface ActiveForward {
 }
 
 export function hostPort(host: string, port: number): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return formatHostPort({ host, port });
 }
 
 /** `-L tcp/…`: a local listener; each connection becomes a direct-tcpip channel. */
@@ -55,7 +56,7 @@ export class LocalTcpForward implements ActiveForward {
   private onConnection(sock: Socket): void {
     const { logger, metrics, link } = this.ctx;
     sock.setNoDelay(true);
-    sock.on('error', () => {}); // reported through pipeBoth / the channel attempt
+    sock.on('error', () => {}); // reported through the relay / the channel attempt
     this.conns.add(sock);
     sock.once('close', () => this.conns.delete(sock));
     metrics.sessions.inc({ protocol: 'tcp', direction: 'local' });
@@ -72,7 +73,7 @@ export class LocalTcpForward implements ActiveForward {
             return;
           }
           metrics.activeSessions.inc({ protocol: 'tcp', direction: 'local' });
-          const st = await pipeBoth(sock, ch);
+          const st = await relay({ stream: sock }, { stream: ch, congestion: link.congestionOf(ch) }).closed;
           metrics.activeSessions.dec({ protocol: 'tcp', direction: 'local' });
           metrics.bytes.inc({ protocol: 'tcp', direction: 'to_server' }, st.bytesAtoB);
           metrics.bytes.inc({ protocol: 'tcp', direction: 'to_client' }, st.bytesBtoA);
@@ -160,7 +161,8 @@ export class RemoteTcpForward implements ActiveForward {
       },
       onAccepted: async (sock, ch) => {
         metrics.activeSessions.inc({ protocol: 'tcp', direction: 'remote' });
-        const st = await pipeBoth(ch, sock);
+        const st = await relay({ stream: ch, congestion: this.ctx.link.congestionOf(ch) }, { stream: sock })
+          .closed;
         metrics.activeSessions.dec({ protocol: 'tcp', direction: 'remote' });
         metrics.bytes.inc({ protocol: 'tcp', direction: 'to_server' }, st.bytesAtoB);
         metrics.bytes.inc({ protocol: 'tcp', direction: 'to_client' }, st.bytesBtoA);

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { homedir } from 'node:os';
-import type { RekeyLimit } from '@ftpfwd/ftp-proxy';
+import { createPrompter, type Prompter } from '@ftpfwd/ftp-proxy/cli';
+import type { RekeyLimit } from '@ftpfwd/ftp-proxy/transport';
 import type { ForwardContext, FtpDataOptions } from './context.js';
 import { FtpfwdError, oneLine } from './errors.js';
 import { type ForwardDirection, type ForwardSpec, parseForwardSpec } from './forward-spec.js';
@@ -10,7 +11,6 @@ import { SshLink } from './link.js';
 import { type Logger, silentLogger } from './logger.js';
 import { Metrics } from './metrics.js';
 import type { StrictHostKeyChecking } from './options.js';
-import { createPrompter, type Prompter } from './prompt.js';
 import { type ActiveForward, LocalTcpForward, RemoteTcpForward } from './tcp-forward.js';
 
 export interface TunnelOptions {
