@@ -3,7 +3,8 @@
  * line on stderr with a non-zero exit status; logs are pino JSON on stderr.
  */
 import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { applyGcPacingEnv, applyPacketPoolEnv } from '@ftpfwd/ftp-proxy';
+import { createPrompter } from '@ftpfwd/ftp-proxy/cli';
+import { applyGcPacingEnv, applyPacketPoolEnv } from '@ftpfwd/ftp-proxy/transport';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import pino, { type Level, type Logger } from 'pino';
 import { SshdError } from './errors.js';
@@ -84,40 +85,6 @@ function keygen(opts: { type: KeyKind; out: string }): void {
   process.stdout.write(`${key.fingerprint} ${opts.out} (${key.type})\n`);
 }
 
-/** Read a password without echo from the terminal. */
-function promptHidden(prompt: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const stdin = process.stdin;
-    process.stderr.write(prompt);
-    stdin.setRawMode(true);
-    stdin.resume();
-    let text = '';
-    const onData = (buf: Buffer): void => {
-      for (const ch of buf.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') {
-          done();
-          resolve(text);
-          return;
-        }
-        if (ch === '\u0003' || ch === '\u0004') {
-          done();
-          reject(new SshdError('usage', 'passwd: cancelled'));
-          return;
-        }
-        if (ch === '\u007f' || ch === '\b') text = text.slice(0, -1);
-        else text += ch;
-      }
-    };
-    const done = (): void => {
-      stdin.off('data', onData);
-      stdin.setRawMode(false);
-      stdin.pause();
-      process.stderr.write('\n');
-    };
-    stdin.on('data', onData);
-  });
-}
-
 async function readStdinLine(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) {
@@ -136,9 +103,13 @@ async function passwd(file: string, user: string): Promise<void> {
   }
   let password: string;
   if (process.stdin.isTTY) {
-    password = await promptHidden(`New password for ${user}: `);
-    const again = await promptHidden('Repeat it: ');
-    if (again !== password) throw new SshdError('usage', 'passwd: the two passwords differ; nothing changed');
+    // The prompt both CLIs share: the terminal, no echo (or SSH_ASKPASS, as OpenSSH).
+    const prompter = createPrompter({ batchMode: false });
+    const first = await prompter.ask(`New password for ${user}: `, false);
+    if (first === undefined) throw new SshdError('usage', 'passwd: cancelled');
+    const again = await prompter.ask('Repeat it: ', false);
+    if (again !== first) throw new SshdError('usage', 'passwd: the two passwords differ; nothing changed');
+    password = first;
   } else {
     password = await readStdinLine();
   }

@@ -63,10 +63,11 @@ describe('config file', () => {
     })();
     expect(err).toBeInstanceOf(SshdError);
     expect(err.code).toBe('config');
-    expect(err.message).toContain('unknown key "limits.maxConections"');
-    expect(err.message).toContain('key "limits.maxAuthTries"');
-    expect(err.message).toContain('unknown key "gatewayports"');
-    expect(err.message).toContain('unknown key "users.bob.pasword"');
+    // Every problem, each with its key path (and, from a file, its line).
+    expect(err.message).toContain('limits.maxConections: unknown key(s) maxConections');
+    expect(err.message).toContain('limits.maxAuthTries: Invalid input: expected number');
+    expect(err.message).toContain('gatewayports: unknown key(s) gatewayports');
+    expect(err.message).toContain('users.bob.pasword: unknown key(s) pasword');
     expect(() => parseConfig({ gatewayPorts: 'maybe' })).toThrow(/gatewayPorts/);
   });
 
@@ -103,16 +104,18 @@ describe('config file', () => {
       activeAddresses: ['203.0.113.7'],
     });
     expect(() => parseConfig({ limits: { maxStartups: '10:300:100' } })).toThrow(
-      /key "limits.maxStartups": expected/,
+      /limits\.maxStartups: expected/,
     );
-    expect(() => parseConfig({ penalties: { exempt: 'not an address' } })).toThrow(/key "penalties.exempt"/);
-    expect(() => parseConfig({ backoff: { threshold: 3 } })).toThrow(/unknown key "backoff"/);
+    expect(() => parseConfig({ penalties: { exempt: 'not an address' } })).toThrow(/penalties\.exempt: /);
+    expect(() => parseConfig({ backoff: { threshold: 3 } })).toThrow(/backoff: unknown key/);
   });
 
   it('says when the file is not valid YAML or JSON', () => {
     const path = join(dir, 'broken.json');
     writeFileSync(path, '{ "listen": ');
-    expect(() => loadConfigFile(path)).toThrow(/expected valid JSON/);
-    expect(() => loadConfigFile(join(dir, 'missing.yaml'))).toThrow(/cannot read it/);
+    expect(() => loadConfigFile(path)).toThrow(/broken\.json line 1: not valid YAML\/JSON/);
+    expect(() => loadConfigFile(join(dir, 'missing.yaml'))).toThrow(
+      /cannot read config .*missing\.yaml: ENOENT/,
+    );
   });
 });

@@ -1,11 +1,11 @@
 /**
- * The config file (JSON or YAML): every command-line flag plus per-user settings and limits,
- * validated with a schema. Errors name the bad key, say what was expected and what came.
+ * The config file (YAML or JSON): every command-line flag plus per-user settings and limits,
+ * validated with a schema by the loader both CLIs share. Errors name the bad key and its line, say
+ * what was expected and what came.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, extname, isAbsolute, resolve } from 'node:path';
-import { parseRekeyLimit } from '@ftpfwd/ftp-proxy';
-import YAML from 'yaml';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { ConfigError, readConfigSource, validateConfig } from '@ftpfwd/ftp-proxy/cli';
+import { parseRekeyLimit } from '@ftpfwd/ftp-proxy/transport';
 import { z } from 'zod';
 import { SshdError } from './errors.js';
 import { parseAddressPatterns } from './host-patterns.js';
@@ -133,22 +133,14 @@ export const configSchema = z.strictObject({
 
 export type ConfigFile = z.output<typeof configSchema>;
 
-function formatPath(path: readonly PropertyKey[]): string {
-  return path.length === 0 ? '(top level)' : path.map(String).join('.');
-}
-
-/** Validate parsed config data; throws SshdError('config') naming every bad key. */
+/**
+ * Validate parsed config data (no file, so no line numbers); throws SshdError('config') naming the
+ * bad key, what was expected and what came.
+ */
 export function parseConfig(data: unknown, source = 'config'): ConfigFile {
-  const result = configSchema.safeParse(data ?? {});
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    if (issue.code === 'unrecognized_keys') {
-      const where = issue.path.length ? `${formatPath(issue.path)}.` : '';
-      return issue.keys.map((k) => `unknown key "${where}${k}"`).join('; ');
-    }
-    return `key "${formatPath(issue.path)}": ${issue.message}`;
-  });
-  throw new SshdError('config', `${source}: ${problems.join('; ')}`);
+  return configErrors(() =>
+    validateConfig({ path: source, label: source, data: data ?? {}, lineOf: () => undefined }, configSchema),
+  );
 }
 
 /** Make the file paths in a config relative to the config file's directory absolute. */
@@ -170,24 +162,18 @@ function resolvePaths(cfg: ConfigFile, baseDir: string): ConfigFile {
   };
 }
 
-/** Read a JSON (`.json`) or YAML (anything else) config file. Paths in it are relative to it. */
+/** Read a YAML (or JSON) config file; errors name the key and its line. Paths in it are relative to it. */
 export function loadConfigFile(path: string): ConfigFile {
-  let text: string;
+  const cfg = configErrors(() => validateConfig(readConfigSource(path, `config ${path}`), configSchema));
+  return resolvePaths(cfg, dirname(resolve(path)));
+}
+
+/** Runs `fn`; a problem the shared config loader found becomes SshdError('config'). */
+function configErrors<T>(fn: () => T): T {
   try {
-    text = readFileSync(path, 'utf8');
+    return fn();
   } catch (err) {
-    throw new SshdError('config', `config ${path}: cannot read it: ${(err as Error).message}`, {
-      cause: err,
-    });
+    if (err instanceof ConfigError) throw new SshdError('config', err.message, { cause: err });
+    throw err;
   }
-  let data: unknown;
-  try {
-    data = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : YAML.parse(text);
-  } catch (err) {
-    throw new SshdError(
-      'config',
-      `config ${path}: expected valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`,
-    );
-  }
-  return resolvePaths(parseConfig(data, `config ${path}`), dirname(resolve(path)));
 }

@@ -29,11 +29,4 @@ export interface LineProblem {
   message: string;
 }
 
-/** Shorten and make printable a piece of untrusted text for an error message or a log line. */
-export function excerpt(text: string, max = 60): string {
-  const printable = text.replace(
-    /[\x00-\x1f\x7f]/g,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
-  );
-  return printable.length > max ? `${printable.slice(0, max)}…` : printable;
-}
+export { excerpt } from '@ftpfwd/ftp-proxy';

@@ -5,6 +5,7 @@
  * the server does no reverse DNS, so a host-name pattern can never match (and is reported).
  */
 import { BlockList, isIP } from 'node:net';
+import { wildcardMatch } from '@ftpfwd/ftp-proxy/cli';
 import { normalizeAddress } from './policy.js';
 
 interface Pattern {
@@ -15,14 +16,6 @@ interface Pattern {
 export interface AddressPatternList {
   readonly source: string;
   matches(address: string): boolean;
-}
-
-function wildcardToRegExp(glob: string): RegExp {
-  const body = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${body}$`, 'i');
 }
 
 /**
@@ -62,8 +55,7 @@ export function parseAddressPatterns(list: string): AddressPatternList {
         `expected an address, wildcard or CIDR pattern (no host names: no DNS is used), got "${text}"`,
       );
     }
-    const re = wildcardToRegExp(text);
-    patterns.push({ negated, test: (a) => re.test(a) });
+    patterns.push({ negated, test: (a) => wildcardMatch(text, a) });
   }
   return {
     source: list,

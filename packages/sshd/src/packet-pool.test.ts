@@ -4,7 +4,7 @@
  * OpenSSH's ssh. The pool's own rules are tested in ftp-proxy with stand-ins.
  */
 import { randomBytes } from 'node:crypto';
-import { PACKET_SLAB_BYTES } from '@ftpfwd/ftp-proxy';
+import { PACKET_SLAB_BYTES } from '@ftpfwd/ftp-proxy/transport';
 import type ssh2 from 'ssh2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -18,6 +18,7 @@ import {
   startEcho,
   startServer,
   tempDir,
+  waitFor,
 } from './test-support/harness.js';
 
 /** The cipher the pool knows, asked for explicitly (it is also ssh2's and OpenSSH's first choice). */
@@ -58,14 +59,17 @@ async function channelRoundTrip(client: ssh2.Client, echoPort: number, size: num
 }
 
 describe('pooled outgoing packets on ssh2 as installed', () => {
-  it('the server pools the AES-GCM cipher class once a client is in; 16 MiB cross both ways intact', async () => {
+  it("the server pools its connection's AES-GCM cipher, not ssh2's class; 16 MiB cross both ways intact", async () => {
     const echo = await startEcho(scope);
     const t = await startServer(scope, dir, { authorizedKeysText: pubLine(userKey) });
     const client = await ssh2Client(scope, t, userKey, GCM);
+    await waitFor(() => t.logs.find((l) => l.event === 'packet-pool'), 5_000, 'the pool line');
+    expect(t.logs.find((l) => l.event === 'packet-pool')?.result).toBe('pooled');
+    // The test's own ssh2 client, in the same process, keeps ssh2's packets: nothing was patched
+    // for the process as a whole (an application embedding the server keeps a plain ssh2).
     const cipher = (client as unknown as { _protocol: { _cipher: CipherLike } })._protocol._cipher;
-    // One class for both ends of this process: the server's connection patched it.
     expect(cipher.constructor.name).toBe('AESGCMCipherBinding');
-    expect(cipher.allocPacket(1000).buffer.byteLength).toBe(PACKET_SLAB_BYTES);
+    expect(cipher.allocPacket(1000).buffer.byteLength).not.toBe(PACKET_SLAB_BYTES);
     const { sent, got } = await channelRoundTrip(client, echo, 16 << 20);
     expect(got.length).toBe(sent.length);
     expect(sha256(got)).toBe(sha256(sent));
@@ -73,9 +77,6 @@ describe('pooled outgoing packets on ssh2 as installed', () => {
 
   it("OpenSSH's ssh reads the server's pooled packets: 8 MiB through -L and back, intact, across re-keys", async () => {
     const t = await startServer(scope, dir, { authorizedKeysText: pubLine(userKey) });
-    const probe = await ssh2Client(scope, t, userKey, GCM);
-    const cipher = (probe as unknown as { _protocol: { _cipher: CipherLike } })._protocol._cipher;
-    expect(cipher.allocPacket(1000).buffer.byteLength).toBe(PACKET_SLAB_BYTES);
     const { local, ssh } = await echoThroughSsh(scope, t, userKey, [
       '-o',
       'Ciphers=aes128-gcm@openssh.com',
@@ -86,7 +87,8 @@ describe('pooled outgoing packets on ssh2 as installed', () => {
     ]);
     const { sent, got } = await echoRoundTrip(local, 8 << 20);
     expect(sha256(got)).toBe(sha256(sent));
-    // The first key exchange, then at least one per MiB each way.
+    // The first key exchange, then at least one per MiB each way; each new cipher pooled again.
     expect(ssh.stderr().match(/SSH2_MSG_NEWKEYS received/g)?.length ?? 0).toBeGreaterThan(8);
+    expect(t.logs.find((l) => l.event === 'packet-pool')?.result).toBe('pooled');
   });
 });

@@ -2,8 +2,10 @@
  * Forwarding policy: the permit-open and permit-listen rule languages (shared by the command line,
  * the config file and authorized_keys options) and the pure matchers the server consults.
  */
-import { isIP } from 'node:net';
+import { normalizeAddress, splitHostPort } from '@ftpfwd/ftp-proxy';
 import { SshdError } from './errors.js';
+
+export { normalizeAddress, splitHostPort };
 
 /** One `--permit-open` rule. `ftp` marks an FTP-aware control-connection rule (`host:port/ftp`). */
 export type PermitOpenRule =
@@ -29,29 +31,6 @@ function parsePort(text: string, allowStar: boolean): number | '*' | undefined {
   if (!/^\d{1,5}$/.test(text)) return undefined;
   const n = Number(text);
   return n >= 0 && n <= 65535 ? n : undefined;
-}
-
-/**
- * Split `host:port`, `[v6]:port` or (when `hostOptional`) a bare `port` into its parts. Returns
- * undefined when the text has none of these forms. A bare IPv6 address without brackets is refused:
- * its last group would be ambiguous with a port.
- */
-export function splitHostPort(
-  text: string,
-  hostOptional = false,
-): { host?: string; port: string } | undefined {
-  if (text.startsWith('[')) {
-    const close = text.indexOf(']');
-    if (close < 0 || text[close + 1] !== ':') return undefined;
-    const host = text.slice(1, close);
-    if (isIP(host) !== 6) return undefined;
-    return { host, port: text.slice(close + 2) };
-  }
-  const colon = text.lastIndexOf(':');
-  if (colon < 0) return hostOptional ? { port: text } : undefined;
-  const host = text.slice(0, colon);
-  if (host.length === 0 || host.includes(':')) return undefined;
-  return { host, port: text.slice(colon + 1) };
 }
 
 const HOST_RE = /^(\*|[A-Za-z0-9_.-]+|[0-9A-Fa-f:.]+)$/;
@@ -106,12 +85,6 @@ export function parsePermitListenList(specs: readonly string[]): PermitListenRul
   const rules = specs.map(parsePermitListen);
   checkNoneAlone(rules, 'permit-listen');
   return rules;
-}
-
-/** Normalise an address for comparison: lower case, IPv4-mapped IPv6 to IPv4. */
-export function normalizeAddress(host: string): string {
-  const h = host.toLowerCase();
-  return h.startsWith('::ffff:') && isIP(h.slice(7)) === 4 ? h.slice(7) : h;
 }
 
 /**

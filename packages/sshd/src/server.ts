@@ -4,6 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import { checkSsh2 } from '@ftpfwd/ftp-proxy/transport';
 import pino, { type Logger } from 'pino';
 import type { Connection } from 'ssh2';
 import ssh2 from 'ssh2';
@@ -104,7 +105,8 @@ class SshServerImpl extends EventEmitter implements SshServer {
   private loggedIn = 0;
   private readonly engine: InstanceType<typeof ssh2.Server>;
   private readonly netServers: NetServer[] = [];
-  private readonly bySocket = new WeakMap<Socket, SshConnection>();
+  /** Connections not yet handed to ssh2, by their peer's address and port (unique while open). */
+  private readonly byPeer = new Map<string, SshConnection>();
   private readonly connections = new Set<SshConnection>();
   private seq = 0;
   private stopping: Promise<void> | undefined;
@@ -136,13 +138,14 @@ class SshServerImpl extends EventEmitter implements SshServer {
       keepaliveCountMax: l.keepaliveCountMax,
     } as ConstructorParameters<typeof ssh2.Server>[0]);
     this.engine.on('error', (err: Error) => this.log.error({ err: err.message }, 'ssh engine error'));
-    this.engine.on('connection', (client: Connection) => {
-      const sock = (client as unknown as { _sock?: Socket })._sock;
-      const conn = sock ? this.bySocket.get(sock) : undefined;
+    this.engine.on('connection', (client: Connection, info: { ip?: string; port?: number }) => {
+      // ssh2 names the socket it was given by its peer: the key this server filed the connection under.
+      const conn = this.byPeer.get(peerKey(info.ip, info.port));
       if (!conn) {
         client.end();
         return;
       }
+      this.byPeer.delete(peerKey(info.ip, info.port));
       conn.attach(client);
     });
   }
@@ -232,9 +235,11 @@ class SshServerImpl extends EventEmitter implements SshServer {
     });
     let loggedIn = false;
     this.connections.add(conn);
-    this.bySocket.set(sock, conn);
+    const key = peerKey(sock.remoteAddress, sock.remotePort);
+    this.byPeer.set(key, conn);
     sock.once('close', () => {
       this.connections.delete(conn);
+      if (this.byPeer.get(key) === conn) this.byPeer.delete(key);
       startup.release();
       if (loggedIn) this.loggedIn -= 1;
     });
@@ -244,6 +249,8 @@ class SshServerImpl extends EventEmitter implements SshServer {
 
   async start(): Promise<ListenAddress[]> {
     if (this.netServers.length > 0) return this.addresses;
+    // What ftpfwd-sshd takes from ssh2's internals is checked once, before the first connection.
+    await checkSsh2(this.log);
     const bound: ListenAddress[] = [];
     try {
       for (const addr of this.opts.listen) {
@@ -335,3 +342,5 @@ class SshServerImpl extends EventEmitter implements SshServer {
 export function createSshServer(options: SshServerOptions): SshServer {
   return new SshServerImpl(options);
 }
+
+const peerKey = (ip: string | undefined, port: number | undefined): string => `${ip ?? '?'}|${port ?? 0}`;

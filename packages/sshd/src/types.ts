@@ -1,5 +1,5 @@
 /** Options, limits and events of the SSH server (library API). */
-import type { RekeyLimit } from '@ftpfwd/ftp-proxy';
+import type { RekeyLimit } from '@ftpfwd/ftp-proxy/transport';
 import type { Logger } from 'pino';
 import type { AuthorizedKey } from './authorized-keys.js';
 import type { HostKey } from './host-keys.js';
