@@ -83,7 +83,8 @@ const SSHD_KEYS = {
   'ftp.minDataPort': 'lowest data port a 227/229 may permit; default 1024',
   'ftp.activeAddresses':
     'addresses besides a slot’s own that a PORT/EPRT may name (this server behind NAT); default none',
-  'ftp.dataIdleTimeout': 'an FTP data channel with no bytes either way for this long is closed; 0 = never; default 300',
+  'ftp.dataIdleTimeout':
+    'an FTP data channel with no bytes either way for this long is closed; 0 = never; default 300',
   penalties:
     'per-source penalties (OpenSSH `PerSourcePenalties`), in seconds; a source refused once its accrued penalty reaches `min`',
   'penalties.authfail':
@@ -97,8 +98,10 @@ const SSHD_KEYS = {
     'address patterns never penalised (`from=` syntax: CIDR, wildcards, `!`), a string or a list; default none',
   passwordChecks: 'bounds on password checking (each check is one 32 MiB scrypt run)',
   'passwordChecks.concurrency': 'checks running at once; default 2',
-  'passwordChecks.perSource': 'checks queued or running per source netblock; more are answered at once as failed; default 2',
-  'passwordChecks.maxWait': 'seconds a check may wait for its turn before it is answered as failed (not penalised); default 2',
+  'passwordChecks.perSource':
+    'checks queued or running per source netblock; more are answered at once as failed; default 2',
+  'passwordChecks.maxWait':
+    'seconds a check may wait for its turn before it is answered as failed (not penalised); default 2',
   users: 'per-user settings, by user name (letters, digits, `._@-`, at most 64)',
   'users.<name>.authorizedKeys': 'keys only this user may log in with',
   'users.<name>.password': '`$scrypt$…` hash as `ftpfwd-sshd passwd` writes it',
@@ -145,6 +148,8 @@ const SSHD_EVENTS = {
   close: 'a connection ended: user, `bytesFromClient`, `bytesToClient`, `durationMs`',
   'client-error': '(debug) a connection’s protocol or socket error',
   'idle-timeout': 'a connection closed after `idleTimeout`',
+  'packet-pool':
+    '(debug) whether a connection’s outgoing packets come from its own slab (`pooled`) or ssh2’s',
   'rekey-start': '(debug) a key exchange started because `limits.rekeyLimit` was reached, with the `reason`',
   rekey: '(debug) a key exchange after the first one finished (started by either side)',
   'internal-error':

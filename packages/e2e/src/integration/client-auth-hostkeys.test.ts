@@ -14,7 +14,7 @@ import {
   startOpenSshd,
   startProc,
   tempDir,
-} from './test-support/procs.js';
+} from './support/procs.js';
 
 /**
  * Host-key checking and authentication of the ftpfwd CLI against real peers: OpenSSH's sshd for

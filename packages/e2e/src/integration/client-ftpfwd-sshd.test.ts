@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { shaRoundTrip, startShaServer } from './test-support/echo.js';
-import { FtpControl } from './test-support/ftp-control.js';
+import { shaRoundTrip, startShaServer } from './support/echo.js';
+import { FtpControl } from './support/ftp-control.js';
 import {
   Cleanup,
   cleanEnv,
@@ -17,7 +17,7 @@ import {
   startFtpfwdSshd,
   startFtpSrv,
   tempDir,
-} from './test-support/procs.js';
+} from './support/procs.js';
 
 /**
  * ftpfwd (the built CLI) against @ftpfwd/sshd (its CLI ftpfwd-sshd), with real ftp-srv and curl.

@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer, connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FtpControl } from './test-support/ftp-control.js';
+import { FtpControl } from './support/ftp-control.js';
 import {
   Cleanup,
   cleanEnv,
@@ -18,7 +18,7 @@ import {
   startFtpSrv,
   tempDir,
   waitPort,
-} from './test-support/procs.js';
+} from './support/procs.js';
 
 /**
  * `ftpfwd --config FILE` in the gateway form, run as the built CLI against ftpfwd-sshd and ftp-srv,

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PACKET_SLAB_BYTES } from '@ftpfwd/ftp-proxy';
+import { connect } from '@ftpfwd/client';
+import { PACKET_SLAB_BYTES } from '@ftpfwd/ftp-proxy/transport';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { shaRoundTrip, startShaServer } from './test-support/echo.js';
-import { FtpControl } from './test-support/ftp-control.js';
+import { shaRoundTrip, startShaServer } from './support/echo.js';
+import { FtpControl } from './support/ftp-control.js';
 import {
   Cleanup,
   childPids,
@@ -18,8 +19,7 @@ import {
   startFtpSrv,
   startOpenSshd,
   tempDir,
-} from './test-support/procs.js';
-import { connect } from './tunnel.js';
+} from './support/procs.js';
 
 /**
  * ftpfwd (the built CLI) against a private OpenSSH sshd on loopback, with real ftp-srv and curl.

@@ -2,13 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer, connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { connect, FtpfwdError } from '@ftpfwd/client';
 import { createSshServer, loadHostKey, parseAuthorizedKeys, type SshServer } from '@ftpfwd/sshd';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FtpfwdError } from './errors.js';
-import { shaRoundTrip, startShaServer } from './test-support/echo.js';
-import { FtpControl } from './test-support/ftp-control.js';
-import { Cleanup, keygen, run, sha256, sha256File, startFtpSrv, tempDir } from './test-support/procs.js';
-import { connect } from './tunnel.js';
+import { shaRoundTrip, startShaServer } from './support/echo.js';
+import { FtpControl } from './support/ftp-control.js';
+import { Cleanup, keygen, run, sha256, sha256File, startFtpSrv, tempDir } from './support/procs.js';
 
 /** The library API against an in-process @ftpfwd/sshd. */
 let c: Cleanup;

@@ -144,10 +144,7 @@ async function main(): Promise<number> {
   const md = toMarkdown(result, { commit: at });
   mkdirSync(opts.out, { recursive: true });
   writeFileSync(join(opts.out, 'latest.md'), md);
-  writeFileSync(
-    join(opts.out, 'latest.json'),
-    `${JSON.stringify({ commit: at, ...result }, null, 2)}\n`,
-  );
+  writeFileSync(join(opts.out, 'latest.json'), `${JSON.stringify({ commit: at, ...result }, null, 2)}\n`);
   console.log(md);
   const s = summarize(result);
   console.error(`peers: wrote ${join(opts.out, 'latest.md')} and latest.json (${result.seconds} s)`);

@@ -1,8 +1,8 @@
-// ftp-srv in its own process for the client's tests: node ftpsrv.cjs ROOT PORT PASV_ADDR
+// ftp-srv in its own process for the integration tests: node ftpsrv.cjs ROOT PORT PASV_ADDR
 // (ftp-srv installs SIGTERM handlers that call process.exit; keep it out of the test runner).
 // ftp-srv is a dependency of the e2e package only (never of the shipped client); resolve it there.
 const path = require('node:path');
-const repo = path.resolve(__dirname, '../../../..');
+const repo = path.resolve(__dirname, '../../../../..');
 const { FtpSrv } = require(require.resolve('ftp-srv', { paths: [path.join(repo, 'packages/e2e'), repo] }));
 const [root, port, pasv] = process.argv.slice(2);
 const log = {

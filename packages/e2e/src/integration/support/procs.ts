@@ -7,9 +7,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const PKG = resolve(here, '../..');
-export const REPO = resolve(PKG, '../..');
-export const FTPFWD_BIN = join(PKG, 'bin/ftpfwd.js');
+export const REPO = resolve(here, '../../../../..');
+export const FTPFWD_BIN = join(REPO, 'packages/client/bin/ftpfwd.js');
 
 /** Everything a test started, torn down in reverse order even when the test failed. */
 export class Cleanup {
