@@ -1,7 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { isValidPort, normalizeAddress } from './address.js';
 import { excerpt, FtpParseError } from './errors.js';
-import { stripTelnet } from './telnet.js';
+import { restoreLostDm, stripTelnet } from './telnet.js';
 import type { Endpoint } from './types.js';
 
 /** A client command as recognised: verb upper-cased, argument as sent (may be empty). */
@@ -102,3 +102,23 @@ export const TRANSFER_VERBS: ReadonlySet<string> = new Set([
   'NLST',
   'MLSD',
 ]);
+
+/**
+ * The bytes a command line (content without terminator) is forwarded as: ending in CRLF, with the
+ * DM of a Synch whose urgent byte Node could not deliver put back (telnet.ts). A line that came as
+ * CRLF with nothing to restore is byte-for-byte what the client sent.
+ */
+export function forwardedCommand(content: Buffer): Buffer {
+  return Buffer.from(`${restoreLostDm(content.toString('latin1'))}\r\n`, 'latin1');
+}
+
+/**
+ * The PORT or EPRT that names `ep` to the FTP server. The family follows the listener, not the
+ * client's command (RFC 2428): an IPv6 listener needs `EPRT |2|` even when the client sent PORT.
+ */
+export function activeCommandFor(verb: 'PORT' | 'EPRT', ep: Endpoint): string {
+  const host = normalizeAddress(ep.host);
+  if (isIPv6(host)) return `EPRT ${formatEprtArgument(ep)}`;
+  if (verb === 'PORT' && isIPv4(host)) return `PORT ${formatPortArgument(ep)}`;
+  return `EPRT ${formatEprtArgument(ep)}`;
+}

@@ -1,10 +1,10 @@
-import { isIPv4, isIPv6 } from 'node:net';
-import { normalizeAddress, sameAddress } from './address.js';
+import { sameAddress } from './address.js';
+import { callBroker, safeRelease } from './broker-call.js';
 import { CommandFramer, type CommandTerminator } from './command-framer.js';
 import {
+  activeCommandFor,
   type FtpCommand,
-  formatEprtArgument,
-  formatPortArgument,
+  forwardedCommand,
   parseCommandLine,
   parseEprtArgument,
   parsePortArgument,
@@ -22,7 +22,6 @@ import {
   ReplyFramer,
   withholdPassiveEndpoint,
 } from './replies.js';
-import { restoreLostDm } from './telnet.js';
 import {
   type DataChannelBroker,
   type DataChannelLease,
@@ -213,7 +212,7 @@ export class FtpControlSession {
     }
     if (this.tlsPassthrough) {
       // A line framed before AUTH was accepted but not yet processed: raw from here on.
-      if (direction === 'fromClient') this.options.toServer(forwardedCommand(line as ClientLine));
+      if (direction === 'fromClient') this.options.toServer(forwardedCommand((line as ClientLine).content));
       else this.options.toClient(line as Buffer);
       return;
     }
@@ -317,7 +316,7 @@ export class FtpControlSession {
       this.options.toServer(Buffer.from(line + CRLF, 'latin1'));
       return;
     }
-    const bytes = forwardedCommand(line);
+    const bytes = forwardedCommand(line.content);
     if (line.terminator !== 'crlf' || bytes.length !== line.content.length + 2) {
       this.emit({
         type: 'rewrite',
@@ -597,38 +596,18 @@ export class FtpControlSession {
     return live < this.policy.maxDataChannels;
   }
 
-  /**
-   * Asks the broker, bounded by brokerTimeoutMs. Undefined when it failed (reported as an event).
-   * A lease that arrives after the timeout or after the session ended is released at once.
-   */
+  /** Asks the broker, bounded by brokerTimeoutMs; undefined when it failed (reported as an event). */
   private async brokered(
     command: DataCommand,
     open: () => Promise<DataChannelLease>,
   ): Promise<TrackedLease | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    let timedOut = false;
-    const pending = Promise.resolve().then(open);
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        timedOut = true;
-        reject(new Error(`the broker did not answer within ${this.policy.brokerTimeoutMs} ms`));
-      }, this.policy.brokerTimeoutMs);
-    });
-    try {
-      const lease = await Promise.race([pending, timeout]);
-      if (this.ended) {
-        safeRelease(lease);
-        return undefined;
-      }
-      return { lease, command };
-    } catch (error) {
-      if (timedOut) pending.then(safeRelease, () => {});
+    const r = await callBroker(open, this.policy.brokerTimeoutMs, () => !this.ended);
+    if ('lease' in r) return { lease: r.lease, command };
+    if ('error' in r) {
       this.failed++;
-      this.emit({ type: 'data-channel-failed', command, reason: (error as Error)?.message ?? String(error) });
-      return undefined;
-    } finally {
-      clearTimeout(timer);
+      this.emit({ type: 'data-channel-failed', command, reason: r.error });
     }
+    return undefined;
   }
 
   /** Makes a fresh data channel the session's current one; an unclaimed older one is superseded. */
@@ -713,34 +692,5 @@ export class FtpControlSession {
     } catch {
       // An observer's bug must not break the session it observes.
     }
-  }
-}
-
-/**
- * The bytes a command line is forwarded as: its content ending in CRLF, with the DM of a Synch
- * whose urgent byte Node could not deliver put back (telnet.ts). A line that came as CRLF with
- * nothing to restore is byte-for-byte what the client sent.
- */
-function forwardedCommand(line: ClientLine): Buffer {
-  const text = line.content.toString('latin1');
-  return Buffer.from(restoreLostDm(text) + CRLF, 'latin1');
-}
-
-/**
- * The PORT or EPRT that names `ep` to the FTP server. The family follows the listener, not the
- * client's command (RFC 2428): an IPv6 listener needs `EPRT |2|` even when the client sent PORT.
- */
-function activeCommandFor(verb: 'PORT' | 'EPRT', ep: Endpoint): string {
-  const host = normalizeAddress(ep.host);
-  if (isIPv6(host)) return `EPRT ${formatEprtArgument(ep)}`;
-  if (verb === 'PORT' && isIPv4(host)) return `PORT ${formatPortArgument(ep)}`;
-  return `EPRT ${formatEprtArgument(ep)}`;
-}
-
-function safeRelease(lease: DataChannelLease): void {
-  try {
-    lease.release();
-  } catch {
-    // release() must not throw; if a broker's does, the channel is gone either way.
   }
 }
