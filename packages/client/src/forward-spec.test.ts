@@ -81,12 +81,17 @@ describe('parseForwardSpec', () => {
 });
 
 describe('bind addresses', () => {
-  it('follow OpenSSH: loopback unless -g, explicit wins, empty or * is all', () => {
+  it('follow OpenSSH: loopback unless -g, explicit wins, empty or * is all interfaces of both families', () => {
     const p = (s: string) => parseForwardSpec('L', s);
     expect(localBindAddress(p('1:h:2'), false)).toBe('127.0.0.1');
-    expect(localBindAddress(p('1:h:2'), true)).toBe('0.0.0.0');
+    expect(localBindAddress(p('1:h:2'), true)).toBe('::');
     expect(localBindAddress(p('localhost:1:h:2'), true)).toBe('127.0.0.1');
-    expect(localBindAddress(p('*:1:h:2'), false)).toBe('0.0.0.0');
+    expect(localBindAddress(p('*:1:h:2'), false)).toBe('::');
+    expect(localBindAddress(p(':1:h:2'), false)).toBe('::');
+    // An explicit family's wildcard stays that family's.
+    expect(localBindAddress(p('0.0.0.0:1:h:2'), true)).toBe('0.0.0.0');
+    expect(localBindAddress(p('[::]:1:h:2'), false)).toBe('::');
+    expect(localBindAddress(p('[::1]:1:h:2'), true)).toBe('::1');
     expect(localBindAddress(p('192.0.2.1:1:h:2'), false)).toBe('192.0.2.1');
     expect(remoteBindAddress(parseForwardSpec('R', '1:h:2'))).toBe('localhost');
     expect(remoteBindAddress(parseForwardSpec('R', '*:1:h:2'))).toBe('');

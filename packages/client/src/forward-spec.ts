@@ -99,11 +99,21 @@ export function formatForwardSpec(spec: ForwardSpec): string {
   return `-${spec.direction} ${spec.protocol}/${bind}${spec.bindPort}:${h(spec.host)}:${spec.hostPort}`;
 }
 
-/** Address a local (-L) listener binds to, OpenSSH rules: explicit bind wins, else -g decides. */
+/**
+ * Every interface, both families: one dual-stack socket on `::` (IPv4 clients arrive as
+ * `::ffff:a.b.c.d`). listenOn falls back to 0.0.0.0 on a host without IPv6.
+ */
+export const ALL_INTERFACES = '::';
+
+/**
+ * Address a local (-L) listener binds to, OpenSSH rules: explicit bind wins, else -g decides. "All
+ * interfaces" (-g, `*`, empty) means IPv4 and IPv6, as OpenSSH binds every address family; an
+ * explicit `0.0.0.0` stays IPv4 only.
+ */
 export function localBindAddress(spec: ForwardSpec, gatewayPorts: boolean): string {
   const b = spec.bindAddress;
-  if (b === undefined) return gatewayPorts ? '0.0.0.0' : '127.0.0.1';
-  if (b === '' || b === '*') return '0.0.0.0';
+  if (b === undefined) return gatewayPorts ? ALL_INTERFACES : '127.0.0.1';
+  if (b === '' || b === '*') return ALL_INTERFACES;
   if (b === 'localhost') return '127.0.0.1';
   return b;
 }

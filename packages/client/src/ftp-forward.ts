@@ -12,7 +12,7 @@ import type { ForwardContext } from './context.js';
 import { oneLine } from './errors.js';
 import { type ForwardSpec, localBindAddress } from './forward-spec.js';
 import { type DataStats, LocalFtpBroker, RemoteFtpBroker } from './ftp-brokers.js';
-import { listenOn } from './listen.js';
+import { boundAddress, listenOn } from './listen.js';
 import { promptAcks } from './prompt-ack.js';
 import { type ActiveForward, hostPort, RemoteTcpForward } from './tcp-forward.js';
 
@@ -128,7 +128,8 @@ export class LocalFtpForward implements ActiveForward {
     const port = await listenOn(this.server, host, this.spec.bindPort);
     // After listen(): a listen failure is reported by listenOn, not as a runtime warning.
     this.server.on('error', (err) => this.ctx.logger.warn({ err: oneLine(err) }, 'listener error'));
-    this.listen = { host, port };
+    // Where it really listens: all interfaces fall back to IPv4's on a host without IPv6.
+    this.listen = { host: boundAddress(this.server, host), port };
     this.ctx.link.on('down', this.onDown);
   }
 

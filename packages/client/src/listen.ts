@@ -1,15 +1,21 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { listenPort } from '@ftpfwd/ftp-proxy/transport';
 import { FtpfwdError, oneLine } from './errors.js';
+import { ALL_INTERFACES } from './forward-spec.js';
 
 /**
  * Listens on host:port (port 0: any free port, picked without the kernel's slow port-0 search, see
- * listenPort); resolves the bound port. Typed error naming the address on failure.
+ * listenPort); resolves the bound port. Typed error naming the address on failure. The server's
+ * address() says where it ended up (`::` may become 0.0.0.0).
  */
 export async function listenOn(server: Server, host: string, port: number): Promise<number> {
   try {
     return await listenPort(server, host, port);
   } catch (e) {
+    // All interfaces on a host without IPv6 (a kernel or container without it): IPv4's.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (host === ALL_INTERFACES && (code === 'EAFNOSUPPORT' || code === 'EADDRNOTAVAIL'))
+      return listenOn(server, '0.0.0.0', port);
     const err = e as NodeJS.ErrnoException;
     const why =
       err.code === 'EADDRINUSE'
@@ -24,6 +30,12 @@ export async function listenOn(server: Server, host: string, port: number): Prom
       `cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${why}`,
     );
   }
+}
+
+/** The address `server` is bound to, or `fallback` when it says none. */
+export function boundAddress(server: Server, fallback: string): string {
+  const a = server.address();
+  return typeof a === 'object' && a ? a.address : fallback;
 }
 
 export interface PortRange {

@@ -1,12 +1,12 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { formatHostPort } from '@ftpfwd/ftp-proxy';
+import { formatHostPort, normalizeAddress } from '@ftpfwd/ftp-proxy';
 import { relay } from '@ftpfwd/ftp-proxy/transport';
 import type { ClientChannel } from 'ssh2';
 import { connectThenAccept } from './connect-then-accept.js';
 import type { ForwardContext } from './context.js';
 import { oneLine } from './errors.js';
 import { type ForwardSpec, localBindAddress, remoteBindAddress } from './forward-spec.js';
-import { listenOn } from './listen.js';
+import { boundAddress, listenOn } from './listen.js';
 
 /** A forwarding that is running: where it listens and how to stop it. */
 export interface ActiveForward {
@@ -46,7 +46,8 @@ export class LocalTcpForward implements ActiveForward {
     const port = await listenOn(this.server, host, this.spec.bindPort);
     // After listen(): a listen failure is reported by listenOn, not as a runtime warning.
     this.server.on('error', (err) => this.ctx.logger.warn({ err: oneLine(err) }, 'listener error'));
-    this.listen = { host, port };
+    // Where it really listens: all interfaces fall back to IPv4's on a host without IPv6.
+    this.listen = { host: boundAddress(this.server, host), port };
   }
 
   describe(): string {
@@ -60,12 +61,12 @@ export class LocalTcpForward implements ActiveForward {
     this.conns.add(sock);
     sock.once('close', () => this.conns.delete(sock));
     metrics.sessions.inc({ protocol: 'tcp', direction: 'local' });
-    const peer = hostPort(sock.remoteAddress ?? '?', sock.remotePort ?? 0);
+    // A dual-stack listener's IPv4 peers come as ::ffff:a.b.c.d: name them as IPv4.
+    const from = normalizeAddress(sock.remoteAddress ?? '');
+    const peer = hostPort(from || '?', sock.remotePort ?? 0);
     link
       .waitUp(this.ctx.linkWaitMs)
-      .then(() =>
-        link.openDirect(sock.remoteAddress ?? '', sock.remotePort ?? 0, this.spec.host, this.spec.hostPort),
-      )
+      .then(() => link.openDirect(from, sock.remotePort ?? 0, this.spec.host, this.spec.hostPort))
       .then(
         async (ch: ClientChannel) => {
           if (sock.destroyed) {

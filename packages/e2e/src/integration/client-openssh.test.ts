@@ -501,7 +501,8 @@ describe('gateway mode through OpenSSH', () => {
       ],
       cleanEnv(home),
     );
-    await fwd.waitFor(/ftp 0\.0\.0\.0:\d+ -> .* via/);
+    // -g: one dual-stack listener on every interface (IPv4 clients arrive as ::ffff:…).
+    await fwd.waitFor(/ftp \[::\]:\d+ -> .* via/);
     // A client that reached us on 127.0.0.3 is told 127.0.0.3, with a port from the range.
     const ctl = await FtpControl.connect(lport, '127.0.0.3', '127.0.0.2');
     c.add(() => ctl.close());
