@@ -4,6 +4,27 @@
  * one door to ssh2's private members (ssh2-internals.ts). ssh2 is this folder's peer dependency.
  */
 export {
+  ALGORITHM_KINDS,
+  ALGORITHM_OPTION,
+  type AlgorithmCatalog,
+  type AlgorithmChoice,
+  type AlgorithmKind,
+  AlgorithmListError,
+  type AlgorithmSpecs,
+  algorithmCatalog,
+  applyAlgorithmList,
+  checkAlgorithmList,
+  type KexInitLists,
+  noCommonAlgorithm,
+  type OfferedLists,
+  parseKexInit,
+  QUERY_NAMES,
+  queryAlgorithms,
+  type ResolvedAlgorithms,
+  resolveAlgorithms,
+  watchPeerKexInit,
+} from './algorithms.js';
+export {
   BULK_CHUNK,
   CHANNEL_BUFFER_LIMIT,
   type Feed,
@@ -48,6 +69,7 @@ export {
   relay,
 } from './pump.js';
 export {
+  type ByteCountingStream,
   defaultRekeyBytes,
   enforceRekeyLimit,
   parseRekeyLimit,
@@ -66,7 +88,10 @@ export {
   probeSsh2,
   rejectChannel,
   SSH2_FEATURES,
+  type Ssh2AlgorithmList,
+  type Ssh2AlgorithmLists,
   type Ssh2Feature,
+  ssh2AlgorithmCatalog,
   ssh2NativeCrypto,
   ssh2Supports,
   startClientRekey,

@@ -7,7 +7,18 @@
  *
  * The parser and the decision are pure; enforceRekeyLimit is the I/O at the edge.
  */
-import type { Socket } from 'node:net';
+/**
+ * What enforceRekeyLimit reads the traffic off: a net.Socket, or any stream ssh2 runs over that
+ * counts its bytes the same way (a jump host's channel, a ProxyCommand's pipes: see the client's
+ * route.ts).
+ */
+export interface ByteCountingStream {
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  readonly destroyed: boolean;
+  on(event: 'data', fn: (chunk: Buffer) => void): unknown;
+  off(event: 'data', fn: (chunk: Buffer) => void): unknown;
+}
 
 export interface RekeyLimit {
   /** Bytes one way after which to re-key; undefined: the cipher's own bound (defaultRekeyBytes). */
@@ -112,7 +123,7 @@ export const REKEY_CHECK_BYTES = 1024 * 1024;
  */
 export function enforceRekeyLimit(
   conn: RekeyingConnection,
-  sock: Socket,
+  sock: ByteCountingStream,
   limit: RekeyLimit,
   cipher: string,
   rekey: (reason: string) => void,

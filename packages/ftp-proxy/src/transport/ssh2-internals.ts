@@ -203,6 +203,158 @@ export function ssh2NativeCrypto(): boolean {
   }
 }
 
+// ---------------------------------------------------------------------------------- algorithms
+
+/** ssh2's default and supported list of one algorithm kind. */
+export interface Ssh2AlgorithmList {
+  defaults: readonly string[];
+  supported: readonly string[];
+}
+
+export type Ssh2AlgorithmLists = Record<'kex' | 'hostkey' | 'cipher' | 'mac' | 'compress', Ssh2AlgorithmList>;
+
+/**
+ * ssh2 1.17.0's lists as its README documents them, for an ssh2 whose private constants module
+ * moved. The real ones depend on the runtime (curve25519 and ed25519 need node:crypto support,
+ * chacha20's place depends on the CPU and the binding), so the module is read when it is there.
+ */
+const SSH2_LISTS_1_17: Ssh2AlgorithmLists = {
+  kex: {
+    defaults: [
+      'curve25519-sha256',
+      'curve25519-sha256@libssh.org',
+      'ecdh-sha2-nistp256',
+      'ecdh-sha2-nistp384',
+      'ecdh-sha2-nistp521',
+      'diffie-hellman-group-exchange-sha256',
+      'diffie-hellman-group14-sha256',
+      'diffie-hellman-group15-sha512',
+      'diffie-hellman-group16-sha512',
+      'diffie-hellman-group17-sha512',
+      'diffie-hellman-group18-sha512',
+    ],
+    supported: [
+      'curve25519-sha256',
+      'curve25519-sha256@libssh.org',
+      'ecdh-sha2-nistp256',
+      'ecdh-sha2-nistp384',
+      'ecdh-sha2-nistp521',
+      'diffie-hellman-group-exchange-sha256',
+      'diffie-hellman-group14-sha256',
+      'diffie-hellman-group15-sha512',
+      'diffie-hellman-group16-sha512',
+      'diffie-hellman-group17-sha512',
+      'diffie-hellman-group18-sha512',
+      'diffie-hellman-group-exchange-sha1',
+      'diffie-hellman-group14-sha1',
+      'diffie-hellman-group1-sha1',
+    ],
+  },
+  hostkey: {
+    defaults: [
+      'ssh-ed25519',
+      'ecdsa-sha2-nistp256',
+      'ecdsa-sha2-nistp384',
+      'ecdsa-sha2-nistp521',
+      'rsa-sha2-512',
+      'rsa-sha2-256',
+      'ssh-rsa',
+    ],
+    supported: [
+      'ssh-ed25519',
+      'ecdsa-sha2-nistp256',
+      'ecdsa-sha2-nistp384',
+      'ecdsa-sha2-nistp521',
+      'rsa-sha2-512',
+      'rsa-sha2-256',
+      'ssh-rsa',
+      'ssh-dss',
+    ],
+  },
+  cipher: {
+    defaults: [
+      'aes128-gcm@openssh.com',
+      'aes256-gcm@openssh.com',
+      'aes128-ctr',
+      'aes192-ctr',
+      'aes256-ctr',
+      'chacha20-poly1305@openssh.com',
+    ],
+    supported: [
+      'aes128-gcm@openssh.com',
+      'aes256-gcm@openssh.com',
+      'aes128-ctr',
+      'aes192-ctr',
+      'aes256-ctr',
+      'chacha20-poly1305@openssh.com',
+      'aes256-cbc',
+      'aes192-cbc',
+      'aes128-cbc',
+      '3des-cbc',
+      'aes128-gcm',
+      'aes256-gcm',
+    ],
+  },
+  mac: {
+    defaults: [
+      'hmac-sha2-256-etm@openssh.com',
+      'hmac-sha2-512-etm@openssh.com',
+      'hmac-sha1-etm@openssh.com',
+      'hmac-sha2-256',
+      'hmac-sha2-512',
+      'hmac-sha1',
+    ],
+    supported: [
+      'hmac-sha2-256-etm@openssh.com',
+      'hmac-sha2-512-etm@openssh.com',
+      'hmac-sha1-etm@openssh.com',
+      'hmac-sha2-256',
+      'hmac-sha2-512',
+      'hmac-sha1',
+      'hmac-md5',
+      'hmac-sha2-256-96',
+      'hmac-sha2-512-96',
+      'hmac-sha1-96',
+      'hmac-md5-96',
+    ],
+  },
+  compress: {
+    defaults: ['none', 'zlib@openssh.com', 'zlib'],
+    supported: ['none', 'zlib@openssh.com', 'zlib'],
+  },
+};
+
+let algorithmLists: Ssh2AlgorithmLists | undefined;
+
+/**
+ * What ssh2 offers by default and can do, per algorithm kind: ssh2's public `algorithms` option
+ * takes exact lists, but the lists themselves live only in its private constants module.
+ */
+export function ssh2AlgorithmCatalog(): Ssh2AlgorithmLists {
+  if (algorithmLists) return algorithmLists;
+  try {
+    const c = createRequire(import.meta.url)('ssh2/lib/protocol/constants.js') as Record<string, unknown>;
+    const pair = (d: string, s: string): Ssh2AlgorithmList => {
+      const defaults = c[`DEFAULT_${d}`];
+      const supported = c[`SUPPORTED_${s}`];
+      const strings = (v: unknown): v is string[] =>
+        Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string');
+      if (!strings(defaults) || !strings(supported)) throw new Error(`no ${d} lists`);
+      return { defaults: [...defaults], supported: [...supported] };
+    };
+    algorithmLists = {
+      kex: pair('KEX', 'KEX'),
+      hostkey: pair('SERVER_HOST_KEY', 'SERVER_HOST_KEY'),
+      cipher: pair('CIPHER', 'CIPHER'),
+      mac: pair('MAC', 'MAC'),
+      compress: pair('COMPRESSION', 'COMPRESSION'),
+    };
+  } catch {
+    algorithmLists = SSH2_LISTS_1_17;
+  }
+  return algorithmLists;
+}
+
 // ---------------------------------------------------------------------------------- the probe
 
 export interface ProbeReport {
