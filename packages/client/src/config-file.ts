@@ -41,6 +41,8 @@ export const ConfigFileSchema = z
     dataPorts: z.string().optional(),
     remoteDataBind: z.string().optional(),
     remoteDataAdvertise: z.string().optional(),
+    sftpLogin: z.string().min(1).optional(),
+    sftpJail: z.boolean().optional(),
     metrics: z.string().optional(),
     verbose: z.number().int().min(0).max(3).optional(),
     logFormat: z.enum(['text', 'json']).optional(),

@@ -29,7 +29,7 @@ describe('parseForwardSpec', () => {
 
   it.each([
     ['2121:ftp', /2 fields/],
-    ['sftp/2121:ftp:21', /unknown protocol prefix "sftp\/"/],
+    ['smtp/2121:ftp:21', /unknown protocol prefix "smtp\/"/],
     ['70000:ftp:21', /listen port "70000"/],
     ['2121:ftp:0', /HOSTPORT "0"/],
     ['2121::21', /empty HOST/],
@@ -46,6 +46,66 @@ describe('parseForwardSpec', () => {
     expect(err).toBeInstanceOf(FtpfwdError);
     expect((err as Error).message).toMatch(why);
     expect((err as Error).message).toContain('expected [ftp/|tcp/][BIND:]PORT:HOST:HOSTPORT');
+  });
+
+  it('reads sftp/[BIND:]PORT[:REMOTE_DIR]: a digits-only first field is the port', () => {
+    const sftp = { direction: 'L', protocol: 'sftp', host: '', hostPort: 0 };
+    expect(parseForwardSpec('L', 'sftp/2121')).toEqual({ ...sftp, bindAddress: undefined, bindPort: 2121 });
+    expect(parseForwardSpec('L', 'sftp/2121:/srv/files')).toEqual({
+      ...sftp,
+      bindAddress: undefined,
+      bindPort: 2121,
+      remoteDir: '/srv/files',
+    });
+    expect(parseForwardSpec('L', 'SFTP/127.0.0.1:2121')).toMatchObject({
+      bindAddress: '127.0.0.1',
+      bindPort: 2121,
+    });
+    expect(parseForwardSpec('L', 'sftp/[::1]:0:data')).toMatchObject({
+      bindAddress: '::1',
+      bindPort: 0,
+      remoteDir: 'data',
+    });
+    expect(parseForwardSpec('L', 'sftp/*:2121:/a dir/with:colon')).toMatchObject({
+      bindAddress: '*',
+      remoteDir: '/a dir/with:colon',
+    });
+    expect(parseForwardSpec('L', 'sftp/:2121').bindAddress).toBe('');
+  });
+
+  it.each([
+    ['L', 'sftp/', /no listen port/],
+    ['L', 'sftp/host', /no listen port/],
+    ['L', 'sftp/2121:', /empty REMOTE_DIR/],
+    ['L', 'sftp/99999', /listen port "99999"/],
+    ['L', 'sftp/[::1:2121', /unbalanced/],
+    ['R', 'sftp/2121', /-L forwarding only/],
+  ] as const)('refuses -%s %s naming the sftp syntax', (dir, spec, why) => {
+    expect(() => parseForwardSpec(dir, spec)).toThrow(why);
+    expect(() => parseForwardSpec(dir, spec)).toThrow('expected sftp/[BIND:]PORT[:REMOTE_DIR]');
+  });
+
+  it('round-trips sftp/ through formatForwardSpec (property)', () => {
+    const dir = fc.stringMatching(/^[A-Za-z0-9/._-]([A-Za-z0-9/._ -]{0,18}[A-Za-z0-9/._-])?$/);
+    fc.assert(
+      fc.property(
+        fc.option(fc.oneof(fc.ipV4(), fc.ipV6(), fc.domain()), { nil: undefined }),
+        fc.integer({ min: 0, max: 65535 }),
+        fc.option(dir, { nil: undefined }),
+        (bindAddress, bindPort, remoteDir) => {
+          const spec = {
+            direction: 'L' as const,
+            protocol: 'sftp' as const,
+            bindAddress,
+            bindPort,
+            host: '',
+            hostPort: 0,
+            ...(remoteDir === undefined ? {} : { remoteDir }),
+          };
+          expect(parseForwardSpec('L', formatForwardSpec(spec).slice(3))).toEqual(spec);
+        },
+      ),
+    );
   });
 
   it('round-trips through formatForwardSpec (property)', () => {

@@ -2,7 +2,8 @@ import { FtpfwdError } from './errors.js';
 
 /** `-L` forwards listen on this host, `-R` forwards ask the SSH server to listen. */
 export type ForwardDirection = 'L' | 'R';
-export type ForwardProtocol = 'tcp' | 'ftp';
+/** `sftp`: an FTP server here whose files come from the SSH server's SFTP subsystem (-L only). */
+export type ForwardProtocol = 'tcp' | 'ftp' | 'sftp';
 
 /** One `-L`/`-R` argument, parsed. `bindAddress` undefined = the OpenSSH default (loopback unless -g). */
 export interface ForwardSpec {
@@ -11,11 +12,16 @@ export interface ForwardSpec {
   /** As written: undefined (none), '' or '*' (all interfaces), 'localhost', an address or a name. */
   bindAddress: string | undefined;
   bindPort: number;
+  /** The target; for `sftp/` the SSH server itself: '' (there is no second hop). */
   host: string;
+  /** 0 for `sftp/`. */
   hostPort: number;
+  /** `sftp/` only: the FTP root's start directory on the SSH server (undefined: SFTP's own). */
+  remoteDir?: string;
 }
 
 const SYNTAX = '[ftp/|tcp/][BIND:]PORT:HOST:HOSTPORT';
+const SFTP_SYNTAX = 'sftp/[BIND:]PORT[:REMOTE_DIR]';
 
 /**
  * Splits on ':' outside square brackets, so `[::1]:2121:[fe80::1]:21` works as in OpenSSH.
@@ -62,6 +68,7 @@ export function parseForwardSpec(direction: ForwardDirection, raw: string): Forw
     new FtpfwdError('usage', `bad -${direction} forwarding "${raw}": ${why}; expected ${SYNTAX}`);
   let text = raw.trim();
   let protocol: ForwardProtocol = 'tcp';
+  if (/^sftp\//i.test(text)) return parseSftpSpec(direction, raw, text.slice(5));
   const m = /^(ftp|tcp)\//i.exec(text);
   if (m) {
     protocol = (m[1] as string).toLowerCase() as ForwardProtocol;
@@ -92,10 +99,58 @@ export function parseForwardSpec(direction: ForwardDirection, raw: string): Forw
   return { direction, protocol, bindAddress, bindPort, host, hostPort };
 }
 
+/**
+ * `sftp/[BIND:]PORT[:REMOTE_DIR]`. The first field is the port when it is all digits (a bind
+ * address never is), so `sftp/2121:/srv` and `sftp/127.0.0.1:2121` both read as meant; everything
+ * after the port is the directory, colons and spaces included.
+ */
+function parseSftpSpec(direction: ForwardDirection, raw: string, text: string): ForwardSpec {
+  const bad = (why: string) =>
+    new FtpfwdError('usage', `bad -${direction} forwarding "${raw}": ${why}; expected ${SFTP_SYNTAX}`);
+  if (direction !== 'L')
+    throw bad('sftp/ serves FTP on this host from the SSH server’s files, so it is a -L forwarding only');
+  const fields = splitFields(text.trim());
+  if (!fields || fields.length === 0) throw bad('unbalanced [brackets]');
+  let bindAddress: string | undefined;
+  let portAt = 0;
+  if (!/^\d+$/.test(fields[0] as string)) {
+    bindAddress = fields[0] as string;
+    portAt = 1;
+  }
+  const portText = fields[portAt];
+  if (portText === undefined) throw bad('no listen port');
+  const bindPort = parsePort(portText, true);
+  if (bindPort === undefined) throw bad(`listen port "${portText}" is not 0-65535`);
+  // splitFields took brackets off; the directory is re-read from the raw text after the port.
+  const dirFields = fields.slice(portAt + 1);
+  const spec: ForwardSpec = { direction, protocol: 'sftp', bindAddress, bindPort, host: '', hostPort: 0 };
+  if (dirFields.length > 0) {
+    const remoteDir = afterFields(text.trim(), portAt + 1);
+    if (remoteDir === '') throw bad('empty REMOTE_DIR (leave it out for the SFTP start directory)');
+    spec.remoteDir = remoteDir;
+  }
+  return spec;
+}
+
+/** `text` after its first `n` colon-separated fields (brackets protect colons, as in splitFields). */
+function afterFields(text: string, n: number): string {
+  let depth = 0;
+  let seen = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '[') depth++;
+    else if (ch === ']') depth = Math.max(0, depth - 1);
+    else if (ch === ':' && depth === 0 && ++seen === n) return text.slice(i + 1);
+  }
+  return '';
+}
+
 /** `-L ftp/127.0.0.1:2121:ftp:21` again, for logs. */
 export function formatForwardSpec(spec: ForwardSpec): string {
   const h = (s: string) => (s.includes(':') ? `[${s}]` : s);
   const bind = spec.bindAddress === undefined ? '' : `${h(spec.bindAddress)}:`;
+  if (spec.protocol === 'sftp')
+    return `-L sftp/${bind}${spec.bindPort}${spec.remoteDir === undefined ? '' : `:${spec.remoteDir}`}`;
   return `-${spec.direction} ${spec.protocol}/${bind}${spec.bindPort}:${h(spec.host)}:${spec.hostPort}`;
 }
 

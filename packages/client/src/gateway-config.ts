@@ -30,7 +30,11 @@ const forwardText = (dir: 'L' | 'R') =>
   z
     .string()
     .superRefine(parsesWith((v) => parseForwardSpec(dir, v)))
-    .describe(`[ftp/|tcp/][BIND:]PORT:HOST:HOSTPORT, as -${dir} on the command line`);
+    .describe(
+      dir === 'L'
+        ? '[ftp/|tcp/][BIND:]PORT:HOST:HOSTPORT or sftp/[BIND:]PORT[:REMOTE_DIR], as -L on the command line'
+        : '[ftp/|tcp/][BIND:]PORT:HOST:HOSTPORT, as -R on the command line',
+    );
 
 /** FTP data-channel placement; on a destination these are the defaults of its forwardings. */
 const ftpKeys = {
@@ -55,16 +59,36 @@ const ftpKeys = {
     .describe('address written into PORT/EPRT sent to the FTP server for a remote data listener'),
 };
 
+/** `sftp/` forwardings; on a destination these are the defaults of its sftp/ forwardings. */
+export const sftpKeys = {
+  sftpLogin: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'FTP logins of sftp/ forwardings: tunnel (the default: any login, loopback only), ssh (each FTP user logs in to SSH with that password) or the path of a password file written by ftpfwd-sshd passwd',
+    ),
+  sftpJail: z
+    .boolean()
+    .optional()
+    .describe('sftp/ forwardings: no path leaves REMOTE_DIR (or the SFTP start directory)'),
+};
+
 export const ForwardingSchema = z
   .object({
     local: forwardText('L').optional().describe('a local forwarding (-L): listens on this host'),
     remote: forwardText('R').optional().describe('a remote forwarding (-R): the SSH server listens'),
     ...ftpKeys,
+    ...sftpKeys,
   })
   .strict()
   .superRefine((f, ctx) => {
     if ((f.local === undefined) === (f.remote === undefined))
       ctx.addIssue({ code: 'custom', message: 'expected exactly one of local or remote' });
+    const sftp = f.local !== undefined && /^\s*sftp\//i.test(f.local);
+    for (const key of ['sftpLogin', 'sftpJail'] as const)
+      if (f[key] !== undefined && !sftp)
+        ctx.addIssue({ code: 'custom', path: [key], message: `${key} applies to sftp/ forwardings only` });
   });
 
 export const DestinationSchema = z
@@ -102,6 +126,7 @@ export const DestinationSchema = z
       .optional()
       .describe('local listeners without a bind address on all interfaces (-g)'),
     ...ftpKeys,
+    ...sftpKeys,
     local: z
       .array(forwardText('L'))
       .optional()

@@ -41,7 +41,7 @@ export function connectionKey(p: CliPlan): string {
 
 /** What makes a forwarding "the same" across a reload (its destination is the map it lives in). */
 export function forwardKey(f: PlannedForward, p: CliPlan): string {
-  return JSON.stringify([f.spec, f.ftp, p.ssh.gatewayPorts ?? false]);
+  return JSON.stringify([f.spec, f.ftp, f.sftp ?? null, p.ssh.gatewayPorts ?? false]);
 }
 
 export function tunnelOptionsOf(plan: CliPlan, logger: Logger, metrics: Metrics): TunnelOptions {
@@ -222,7 +222,10 @@ export class Gateway {
   }
 
   private async openForward(r: Running, f: PlannedForward): Promise<void> {
-    const af = await r.tunnel.forward(f.spec.direction, f.spec, { ftp: f.ftp });
+    const af = await r.tunnel.forward(f.spec.direction, f.spec, {
+      ftp: f.ftp,
+      ...(f.sftp ? { sftp: f.sftp } : {}),
+    });
     r.forwards.set(forwardKey(f, r.plan), af);
     this.loggerFor(r.plan.name).info(`${af.describe()} via ${r.tunnel.label}`);
   }

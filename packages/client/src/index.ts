@@ -31,5 +31,14 @@ export { backoffDelay, SshLink } from './link.js';
 export { createLogger, type Logger } from './logger.js';
 export { exposition, Metrics, serveRegistries } from './metrics.js';
 export { type CliPlan, type GatewayPlan, gatewayPlanFromArgs, planFromArgs } from './plan.js';
+export {
+  type SftpBridge,
+  type SftpBridgeOptions,
+  type SftpSession,
+  sessionFromClient,
+  sshLoginSftp,
+  startSftpBridge,
+} from './sftp-bridge/index.js';
+export { LocalSftpForward, type SftpForwardOptions, type SftpLogin } from './sftp-forward.js';
 export type { ActiveForward } from './tcp-forward.js';
 export { connect, Tunnel, type TunnelOptions } from './tunnel.js';

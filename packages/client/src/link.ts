@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Prompter } from '@ftpfwd/ftp-proxy/cli';
 import {
   checkSsh2,
   enforceRekeyLimit,
@@ -39,6 +40,8 @@ export interface LinkOptions {
   channelWaitMs?: number;
   reconnectInitialDelayMs?: number;
   reconnectMaxDelayMs?: number;
+  /** Bound on the handshake and authentication; default none when a human may be asked, else 60 s. */
+  readyTimeoutMs?: number;
   logger: Logger;
 }
 
@@ -334,8 +337,35 @@ export class SshLink extends EventEmitter {
     }, delay);
   }
 
-  private connectOnce(): Promise<{ client: SshClient; sock: Socket }> {
-    const o = this.opts;
+  /**
+   * A connection of its own to the same server as another user, logging in with a password
+   * (password, then keyboard-interactive with every prompt answered by it): the same way there and
+   * the same host-key policy as this link, never a prompt. Not reconnected, not tracked: the caller
+   * ends it. Rejects with FtpfwdError 'auth-failed' when the server refuses the password.
+   */
+  async connectAs(username: string, password: string): Promise<SshClient> {
+    const answer: Prompter = { available: true, ask: async () => password };
+    const { client } = await this.connectOnce({
+      ...this.opts,
+      username,
+      hostKey: { ...this.opts.hostKey, batchMode: true },
+      auth: {
+        ...this.opts.auth,
+        agent: undefined,
+        identityFiles: [],
+        identitiesExplicit: false,
+        pubkey: false,
+        password: true,
+        keyboardInteractive: true,
+        passwordPrompts: 1,
+        prompter: answer,
+      },
+      readyTimeoutMs: 30_000,
+    });
+    return client;
+  }
+
+  private connectOnce(o: LinkOptions = this.opts): Promise<{ client: SshClient; sock: Socket }> {
     return new Promise((resolve, reject) => {
       let settled = false;
       let hostKeyError: unknown;
@@ -455,7 +485,8 @@ export class SshLink extends EventEmitter {
           keepaliveInterval: o.keepaliveIntervalMs,
           keepaliveCountMax: o.keepaliveCountMax,
           // Prompts may take a human's time; otherwise a server stalling authentication is bounded.
-          readyTimeout: o.auth.prompter.available || hostKeyMayAsk(o.hostKey) ? 0 : 60_000,
+          readyTimeout:
+            o.readyTimeoutMs ?? (o.auth.prompter.available || hostKeyMayAsk(o.hostKey) ? 0 : 60_000),
           ...(algos ? { algorithms: { serverHostKey: algos as ssh2.ServerHostKeyAlgorithm[] } } : {}),
         });
       });

@@ -6,10 +6,11 @@ import type { ConfigFile } from './config-file.js';
 import type { FtpDataOptions } from './context.js';
 import { parseDestination } from './destination.js';
 import { FtpfwdError } from './errors.js';
-import { type ForwardSpec, parseForwardSpec } from './forward-spec.js';
+import { type ForwardSpec, localBindAddress, parseForwardSpec } from './forward-spec.js';
 import { type ForwardingConfig, loadConfig } from './gateway-config.js';
 import { parsePortRange } from './listen.js';
 import { applyOption, emptySshOptions, expandPath, parseDashO, type SshOptions } from './options.js';
+import { isLoopback, parseSftpLogin, type SftpForwardOptions } from './sftp-forward.js';
 import { applySshConfig } from './ssh-config.js';
 
 /**
@@ -40,12 +41,16 @@ export interface CliPlan {
   forwardings: PlannedForward[];
   /** SSH_ASKPASS program for this destination only (gateway form `askpass:`). */
   askpass?: string;
+  /** Defaults of this destination's `sftp/` forwardings (--sftp-login, --sftp-jail). */
+  sftp: SftpForwardOptions;
 }
 
 /** One forwarding to start, with the FTP options it runs with. */
 export interface PlannedForward {
   spec: ForwardSpec;
   ftp: FtpDataOptions;
+  /** `sftp/` forwardings only: how FTP logins are checked, whether paths are jailed. */
+  sftp?: SftpForwardOptions;
 }
 
 /** What `ftpfwd [--config FILE] …` runs: one or several destinations, one metrics endpoint. */
@@ -76,6 +81,8 @@ export interface RawOpts {
   metrics?: string;
   config?: string;
   logFormat?: string;
+  sftpLogin?: string;
+  sftpJail?: boolean;
 }
 
 // No default array: commander would print "(default: [])" in --help.
@@ -109,7 +116,11 @@ export function buildCommand(): Command {
     .option('-F <ssh_config>', 'OpenSSH client config file ("none" for none; default ~/.ssh/config)')
     .option('-o <Key=Value>', 'OpenSSH option (repeatable)', collect)
     .option('-v', 'more logging (repeat for more)', (_v: string, prev: number) => prev + 1, 0)
-    .option('-L <spec>', 'local forward [ftp/|tcp/][BIND:]PORT:HOST:HOSTPORT (repeatable)', collect)
+    .option(
+      '-L <spec>',
+      'local forward [ftp/|tcp/][BIND:]PORT:HOST:HOSTPORT or sftp/[BIND:]PORT[:REMOTE_DIR] (repeatable)',
+      collect,
+    )
     .option('-R <spec>', 'remote forward [ftp/|tcp/][BIND:]PORT:HOST:HOSTPORT (repeatable)', collect)
     .option('-g', 'local listeners on all interfaces (gateway)')
     .option('-N', 'no remote command (always implied)')
@@ -124,6 +135,11 @@ export function buildCommand(): Command {
     .option('--data-ports <lo-hi>', 'port range for local data listeners')
     .option('--remote-data-bind <addr>', 'bind address of remote data listeners (default 127.0.0.1)')
     .option('--remote-data-advertise <addr>', 'address written into PORT/EPRT sent to the FTP server')
+    .option(
+      '--sftp-login <how>',
+      'FTP logins of sftp/ forwardings: tunnel (default, loopback only), ssh (each FTP user logs in to SSH) or a password file (ftpfwd-sshd passwd)',
+    )
+    .option('--sftp-jail', 'sftp/ forwardings: no path leaves REMOTE_DIR (or the SFTP start directory)')
     .option('--metrics <addr:port>', 'serve Prometheus metrics on addr:port')
     .option(
       '--config <file>',
@@ -167,6 +183,8 @@ const PER_DESTINATION_FLAGS: [keyof RawOpts, string][] = [
   ['dataPorts', '--data-ports'],
   ['remoteDataBind', '--remote-data-bind'],
   ['remoteDataAdvertise', '--remote-data-advertise'],
+  ['sftpLogin', '--sftp-login'],
+  ['sftpJail', '--sftp-jail'],
 ];
 
 function parseArgv(argv: string[]): { o: RawOpts; destArg: string | undefined } {
@@ -318,7 +336,15 @@ function planDestination(
   const rda = o.remoteDataAdvertise ?? file.remoteDataAdvertise;
   if (rda !== undefined) defaults.remoteDataAdvertise = rda;
 
-  const plain = (spec: ForwardSpec): PlannedForward => ({ spec, ftp: defaults });
+  // Destination-wide defaults of sftp/ forwardings: command line, then file.
+  const sftp: SftpForwardOptions = {};
+  const sftpLogin = o.sftpLogin ?? file.sftpLogin;
+  if (sftpLogin !== undefined) sftp.login = parseSftpLogin(sftpLogin, home);
+  const sftpJail = o.sftpJail ?? file.sftpJail;
+  if (sftpJail !== undefined) sftp.jail = sftpJail;
+
+  const plain = (spec: ForwardSpec): PlannedForward =>
+    spec.protocol === 'sftp' ? { spec, ftp: defaults, sftp } : { spec, ftp: defaults };
   const own = (f: ForwardingConfig): PlannedForward => {
     const spec =
       f.local !== undefined ? parseForwardSpec('L', f.local) : parseForwardSpec('R', f.remote ?? '');
@@ -327,7 +353,11 @@ function planDestination(
     if (f.dataPorts !== undefined) ftp.dataPorts = parsePortRange(f.dataPorts);
     if (f.remoteDataBind !== undefined) ftp.remoteDataBind = f.remoteDataBind;
     if (f.remoteDataAdvertise !== undefined) ftp.remoteDataAdvertise = f.remoteDataAdvertise;
-    return { spec, ftp };
+    if (spec.protocol !== 'sftp') return { spec, ftp };
+    const own: SftpForwardOptions = { ...sftp };
+    if (f.sftpLogin !== undefined) own.login = parseSftpLogin(f.sftpLogin, home);
+    if (f.sftpJail !== undefined) own.jail = f.sftpJail;
+    return { spec, ftp, sftp: own };
   };
   const fileForwards = file.forwards ?? [];
   const forwardings: PlannedForward[] = [
@@ -349,6 +379,7 @@ function planDestination(
   const hostName = (ssh.hostName ?? dest.host).replace(/%h/g, dest.host);
   const user = dest.user ?? ssh.user ?? env.USER ?? userInfo().username;
   if (o.g || file.gatewayPorts) ssh.gatewayPorts ??= true;
+  for (const f of forwardings) refuseOpenSftp(f, ssh.gatewayPorts ?? false, user);
   const plan: CliPlan = {
     name: name ?? dest.host,
     host: hostName,
@@ -362,6 +393,7 @@ function planDestination(
     verbose: 0,
     logFormat: 'text',
     ignoredConfigKeys,
+    sftp,
   };
   if (defaults.advertise !== undefined) plan.advertise = defaults.advertise;
   if (defaults.dataPorts !== undefined) plan.dataPorts = defaults.dataPorts;
@@ -369,6 +401,20 @@ function planDestination(
   if (defaults.remoteDataAdvertise !== undefined) plan.remoteDataAdvertise = defaults.remoteDataAdvertise;
   if (file.askpass !== undefined) plan.askpass = expandPath(file.askpass, home);
   return plan;
+}
+
+/**
+ * An sftp/ forwarding that would listen beyond loopback with the tunnel's own identity is an FTP
+ * server onto the SSH account for anyone who reaches it: refused before anything connects.
+ */
+function refuseOpenSftp(f: PlannedForward, gatewayPorts: boolean, user: string): void {
+  if (f.spec.protocol !== 'sftp' || (f.sftp?.login ?? 'tunnel') !== 'tunnel') return;
+  const bind = localBindAddress(f.spec, gatewayPorts);
+  if (isLoopback(bind)) return;
+  throw new FtpfwdError(
+    'usage',
+    `-L ${f.spec.bindAddress === undefined ? '' : `${f.spec.bindAddress}:`}${f.spec.bindPort} (sftp/) would listen on ${bind} with ${user}'s own SSH identity, for anyone who reaches it: give --sftp-login ssh (each FTP user logs in to SSH) or --sftp-login FILE (a password file of ftpfwd-sshd passwd)`,
+  );
 }
 
 /**

@@ -11,6 +11,7 @@ import { SshLink } from './link.js';
 import { type Logger, silentLogger } from './logger.js';
 import { Metrics } from './metrics.js';
 import type { StrictHostKeyChecking } from './options.js';
+import { LocalSftpForward, type SftpForwardOptions } from './sftp-forward.js';
 import { type ActiveForward, LocalTcpForward, RemoteTcpForward } from './tcp-forward.js';
 
 export interface TunnelOptions {
@@ -47,6 +48,8 @@ export interface TunnelOptions {
   numberOfPasswordPrompts?: number;
   identitiesExplicit?: boolean;
   ftp?: Partial<FtpDataOptions>;
+  /** How `sftp/` forwardings check FTP logins and whether they jail paths (default: tunnel, no jail). */
+  sftp?: SftpForwardOptions;
   logger?: Logger;
   metrics?: Metrics;
 }
@@ -68,6 +71,8 @@ export class Tunnel extends EventEmitter {
   constructor(
     readonly link: SshLink,
     ctx: ForwardContext,
+    /** Defaults of `sftp/` forwardings (each forward() call may override them). */
+    private readonly sftp: SftpForwardOptions = {},
   ) {
     super();
     this.ctx = ctx;
@@ -99,12 +104,12 @@ export class Tunnel extends EventEmitter {
 
   /**
    * Starts one forwarding. `direction` is 'L'/'R' (or '-L'/'-R'); `spec` is the CLI form
-   * (`[ftp/|tcp/][BIND:]PORT:HOST:HOSTPORT`) or a parsed spec.
+   * (`[ftp/|tcp/][BIND:]PORT:HOST:HOSTPORT`, `sftp/[BIND:]PORT[:REMOTE_DIR]`) or a parsed spec.
    */
   async forward(
     direction: ForwardDirection | '-L' | '-R',
     spec: string | ForwardSpec,
-    options: { ftp?: Partial<FtpDataOptions> } = {},
+    options: { ftp?: Partial<FtpDataOptions>; sftp?: SftpForwardOptions } = {},
   ): Promise<ActiveForward> {
     if (this.closed) throw new FtpfwdError('closed', 'the tunnel is closed');
     const dir = direction.replace('-', '') as ForwardDirection;
@@ -114,13 +119,15 @@ export class Tunnel extends EventEmitter {
       ? { ...this.ctx, ftp: { ...this.ctx.ftp, ...options.ftp } }
       : this.ctx;
     const f =
-      parsed.direction === 'L'
-        ? parsed.protocol === 'ftp'
-          ? new LocalFtpForward(parsed, ctx)
-          : new LocalTcpForward(parsed, ctx)
-        : parsed.protocol === 'ftp'
-          ? new RemoteFtpForward(parsed, ctx)
-          : new RemoteTcpForward(parsed, ctx);
+      parsed.protocol === 'sftp'
+        ? new LocalSftpForward(parsed, ctx, { ...this.sftp, ...options.sftp })
+        : parsed.direction === 'L'
+          ? parsed.protocol === 'ftp'
+            ? new LocalFtpForward(parsed, ctx)
+            : new LocalTcpForward(parsed, ctx)
+          : parsed.protocol === 'ftp'
+            ? new RemoteFtpForward(parsed, ctx)
+            : new RemoteTcpForward(parsed, ctx);
     try {
       await f.start();
     } catch (err) {
@@ -229,7 +236,7 @@ export async function connect(opts: TunnelOptions): Promise<Tunnel> {
     ftp: { pasvTarget: 'control', ...opts.ftp },
     nextSessionId: () => `s${++seq}`,
   };
-  const tunnel = new Tunnel(link, ctx);
+  const tunnel = new Tunnel(link, ctx, opts.sftp);
   await link.start();
   metrics.linkUp.set(1);
   return tunnel;

@@ -1,6 +1,6 @@
 /** The FTP listener: one FtpSession per accepted control connection. */
 import { createServer, isIPv4, type Socket } from 'node:net';
-import { normalizeAddress } from '@ftpfwd/ftp-proxy';
+import { formatHostPort, normalizeAddress } from '@ftpfwd/ftp-proxy';
 import { DEFAULT_SESSION_CONFIG, FtpSession, type SessionConfig } from './session.js';
 import { listenPort } from './transport.js';
 import { type SftpBridge, SftpBridgeError, type SftpBridgeOptions } from './types.js';
@@ -53,9 +53,10 @@ export async function startSftpBridge(
       (err as NodeJS.ErrnoException).code ?? (err as Error).message,
     );
   }
-  opts.logger.info(
+  // debug: the forwarding that runs the bridge says at info where it listens and what it serves
+  opts.logger.debug(
     {
-      listen: `${opts.listen.host}:${port}`,
+      listen: formatHostPort({ host: opts.listen.host, port }),
       jail: opts.jail,
       remoteDir: opts.remoteDir,
       login: typeof opts.login === 'object' ? 'password-file' : opts.login,

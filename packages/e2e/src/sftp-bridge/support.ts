@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import ssh2, { type ConnectConfig, type SFTPWrapper } from 'ssh2';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -64,13 +64,9 @@ interface BridgeModule {
   sshLoginSftp(base: ConnectConfig, user: string, password: string): Promise<SftpSession>;
 }
 
-/**
- * The bridge module. It is not exported from @ftpfwd/client's root yet, so it is loaded from its
- * source (vitest compiles it); once it is, this becomes a plain import from '@ftpfwd/client'.
- */
+/** The bridge module: @ftpfwd/client's own exports (its built dist), typed as these tests use it. */
 export async function bridgeModule(): Promise<BridgeModule> {
-  const url = pathToFileURL(join(REPO, 'packages/client/src/sftp-bridge/index.ts')).href;
-  return (await import(/* @vite-ignore */ url)) as BridgeModule;
+  return (await import('@ftpfwd/client')) as unknown as BridgeModule;
 }
 
 // ------------------------------------------------------------------ cleanup, files, processes
