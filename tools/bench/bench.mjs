@@ -19,6 +19,7 @@ import { median, medianResult } from './lib/stats.mjs';
 import { chartSvg } from './lib/svg.mjs';
 import { concurrency } from './scenarios/concurrency.mjs';
 import { latency } from './scenarios/latency.mjs';
+import { sftpBridge } from './scenarios/sftp-bridge.mjs';
 import { smallFiles } from './scenarios/small-files.mjs';
 import { active, download, upload, warmBulk } from './scenarios/throughput.mjs';
 
@@ -144,7 +145,15 @@ async function main() {
     const runsBy = {};
     const medians = {};
     const lines = [];
+    let sftpRuns;
     for (const name of opts.scenarios) {
+      if (name === sftpBridge.id) {
+        // Its own stack (OpenSSH's sftp-server behind, OpenSSH's sftp beside), the same big file.
+        const r = await sftpBridge.run(ctx);
+        lines.push(...r.lines);
+        sftpRuns = r.runs;
+        continue;
+      }
       const sc = SCENARIOS[name];
       const list = contenders.filter((c) => sc.applies(c));
       runsBy[name] = Object.fromEntries(list.map((c) => [c.id, []]));
@@ -186,9 +195,12 @@ async function main() {
         medians,
         targets,
         runs: runsBy,
+        ...(sftpRuns ? { sftpBridge: sftpRuns } : {}),
       };
       writeFileSync(`${base}.json`, `${JSON.stringify(record, null, 2)}\n`);
-      const panels = opts.scenarios.map((n) => ({ ...SCENARIOS[n], medians: medians[n] }));
+      const panels = opts.scenarios
+        .filter((n) => SCENARIOS[n])
+        .map((n) => ({ ...SCENARIOS[n], medians: medians[n] }));
       writeFileSync(
         `${base}.svg`,
         chartSvg({

@@ -1,7 +1,8 @@
 // Command-line flags of the bench; --smoke swaps in tiny sizes for CI.
 import { parseArgs } from 'node:util';
 
-const SCENARIOS = ['download', 'upload', 'active', 'small', 'concurrency', 'latency'];
+// sftp-bridge: ftpfwd -L sftp/ against OpenSSH's sftp, on a stack of its own (scenarios/sftp-bridge.mjs)
+const SCENARIOS = ['download', 'upload', 'active', 'small', 'concurrency', 'latency', 'sftp-bridge'];
 const CONTENDER_IDS = ['ssh-L', 'ftpfwd', 'ftpfwd+opensshd', 'vsftpd', 'ftp-srv'];
 
 export const USAGE = `usage: node tools/bench/bench.mjs [options]

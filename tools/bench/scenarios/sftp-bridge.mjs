@@ -7,8 +7,8 @@
 //
 // or from bench.mjs as the `sftp-bridge` scenario (see `sftpBridge.run`). The contenders:
 //
-// - `bridge`: curl (EPSV) → the bridge (packages/client/dist/sftp-bridge, in its own node process
-//   with its own ssh2 connection, as `ftpfwd -L sftp/…` runs it) → sshd → sftp-server;
+// - `bridge`: curl (EPSV) → `ftpfwd -L sftp/127.0.0.1:PORT:ROOT --sftp-jail` (the CLI, started
+//   as a user starts it, its SSH connection up before the clock starts) → sshd → sftp-server;
 // - `openssh-sftp`: `sftp -b` → sshd → sftp-server, over an `ssh -M` master connection set up
 //   before the clock starts, as the bridge's SSH connection is (no handshake in either figure).
 //
@@ -16,9 +16,8 @@
 // master, sshd (its session processes and sftp-server included: one cgroup), curl and sftp.
 
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseSize } from '../lib/args.mjs';
 import { curl } from '../lib/curl.mjs';
@@ -33,85 +32,19 @@ import {
   startProcess,
   waitPort,
 } from '../lib/procs.mjs';
+import { ftpfwdBins } from '../lib/servers/ftpfwd.mjs';
 import { CIPHER, sshUser } from '../lib/servers/openssh.mjs';
 import { medianResult } from '../lib/stats.mjs';
 
 const HERE = fileURLToPath(import.meta.url);
 const REPO = resolve(HERE, '..', '..', '..', '..');
-const BRIDGE_DIST = join(REPO, 'packages', 'client', 'dist', 'sftp-bridge', 'index.js');
-// The flags the ftpfwd CLI's #! line gives node (packages/client/bin/ftpfwd.js).
-// BENCH_NODE_ARGS adds more, as for bench.mjs (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
-const NODE_FLAGS = [
-  '--initial-old-space-size=64',
-  ...(process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
-];
-
-// ------------------------------------------------------------------ the bridge process (--serve)
-
-/** Runs the bridge: one ssh2 connection to sshd (the "tunnel"), FTP on 127.0.0.1:listenPort. */
-async function serve(cfg) {
-  const require = createRequire(join(REPO, 'packages', 'client', 'package.json'));
-  const { Client } = require('ssh2');
-  // the transport helpers live in @ftpfwd/ftp-proxy's root or, after its restructuring, in
-  // @ftpfwd/ftp-proxy/transport
-  const from = (spec) => import(pathToFileURL(require.resolve(spec)).href);
-  const root = await from('@ftpfwd/ftp-proxy');
-  const proxy = root.enableGcPacing ? root : await from('@ftpfwd/ftp-proxy/transport');
-  const pino = require('pino');
-  const { startSftpBridge, sessionFromClient } = await import(pathToFileURL(BRIDGE_DIST).href);
-  const { DEFAULT_PUMP } = await import(pathToFileURL(join(dirname(BRIDGE_DIST), 'transfer.js')).href);
-  // what the ftpfwd CLI does at start: GC pacing, pooled SSH packets (cli.ts, link.ts)
-  proxy.enableGcPacing();
-  proxy.applyPacketPoolEnv(process.env.FTPFWD_PACKET_POOL);
-  const hostKey = Buffer.from(readFileSync(cfg.hostKeyPub, 'utf8').trim().split(/\s+/)[1], 'base64');
-  const client = new Client();
-  await new Promise((res, rej) => {
-    client.once('ready', res);
-    client.once('error', rej);
-    client.connect({
-      host: '127.0.0.1',
-      port: cfg.sshPort,
-      username: cfg.user,
-      privateKey: readFileSync(cfg.key),
-      hostVerifier: (key) => key.equals(hostKey),
-    });
-  });
-  client.setNoDelay(true);
-  proxy.poolOutgoingPackets(client);
-  // BENCH_SFTP_CHUNK / BENCH_SFTP_INFLIGHT / BENCH_SFTP_HIGHWATER (bytes): other pump settings,
-  // for experiments; unset, the bridge's defaults
-  const env = process.env;
-  const pump = Object.fromEntries(
-    [
-      ['chunkSize', env.BENCH_SFTP_CHUNK],
-      ['inFlightBytes', env.BENCH_SFTP_INFLIGHT],
-      ['highWater', env.BENCH_SFTP_HIGHWATER],
-    ]
-      .filter(([, v]) => v)
-      .map(([k, v]) => [k, Number(v)]),
-  );
-  const bridge = await startSftpBridge(
-    {
-      listen: { host: '127.0.0.1', port: cfg.listenPort },
-      remoteDir: cfg.root,
-      jail: true,
-      login: 'tunnel',
-      openSftp: () => sessionFromClient(client),
-      logger: pino({ level: 'info' }),
-    },
-    { pump: { ...DEFAULT_PUMP, ...pump } },
-  );
-  console.log(`sftp bridge listening on 127.0.0.1:${bridge.listen.port}`);
-  const stop = () => bridge.close().finally(() => process.exit(0));
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-}
 
 // ------------------------------------------------------------------ the stack
 
-async function startStack(dir, root) {
-  if (!existsSync(BRIDGE_DIST))
-    throw new Error(`${BRIDGE_DIST} not found: build first (npx nx run-many -t build)`);
+async function startStack(dir, root, profileDir) {
+  const bins = ftpfwdBins(REPO, profileDir);
+  if (bins.missing.length)
+    throw new Error(`${bins.missing.join(', ')} not found: run npm ci and build first`);
   const keys = join(dir, 'keys-sftp');
   mkdirSync(keys, { recursive: true });
   const userKey = await makeKey(join(keys, 'user'));
@@ -149,14 +82,28 @@ async function startStack(dir, root) {
   writeFileSync(knownHosts, `[127.0.0.1]:${sshPort} ${type} ${key}\n`);
 
   const listenPort = await freePort();
-  const cfg = { sshPort, user: sshUser(), key: userKey, hostKeyPub: `${hostKey}.pub`, root, listenPort };
   const bridge = startProcess(
-    'sftp bridge',
+    'ftpfwd -L sftp/',
     process.execPath,
-    [...NODE_FLAGS, HERE, '--serve', JSON.stringify(cfg)],
-    {
-      logFile: join(dir, 'logs', 'sftp-bridge.log'),
-    },
+    [
+      ...bins.clientNodeArgs,
+      bins.client,
+      '-p',
+      String(sshPort),
+      '-i',
+      userKey,
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      `UserKnownHostsFile=${knownHosts}`,
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-L',
+      `sftp/127.0.0.1:${listenPort}:${root}`,
+      '--sftp-jail',
+      `${sshUser()}@127.0.0.1`,
+    ],
+    { logFile: join(dir, 'logs', 'sftp-bridge.log') },
   );
   await waitPort(listenPort, '127.0.0.1', bridge);
 
@@ -267,7 +214,7 @@ const cpuText = (per) =>
 async function runScenario({ dir, files, opts }) {
   const root = join(dir, 'root');
   const big = files.big;
-  const stack = await startStack(dir, root);
+  const stack = await startStack(dir, root, opts.profile);
   const contenders = [stack.bridge, stack.sftp];
   const ctx = { dir, root, big };
   // one unmeasured download and upload each: a fresh node process is slowest on its first GiB
@@ -358,18 +305,11 @@ async function standalone(argv) {
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === HERE) {
-  if (process.argv[2] === '--serve')
-    serve(JSON.parse(process.argv[3])).catch((err) => {
-      console.error(`sftp bridge: ${err.stack ?? err}`);
-      process.exit(1);
-    });
-  else
-    standalone(process.argv.slice(2)).then(
-      () => process.exit(0),
-      (err) => {
-        console.error(`sftp-bridge bench: FAILED: ${err.message}`);
-        cleanup().finally(() => process.exit(1));
-      },
-    );
-}
+if (process.argv[1] && resolve(process.argv[1]) === HERE)
+  standalone(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (err) => {
+      console.error(`sftp-bridge bench: FAILED: ${err.message}`);
+      cleanup().finally(() => process.exit(1));
+    },
+  );
