@@ -37,6 +37,12 @@ export interface AuthenticationDeps {
   isOpen: () => boolean;
 }
 
+/** The SSH name of a publickey request's algorithm: RSA's says its hash (RFC 8332). */
+export function signatureAlgorithm(keyAlgo: string, hashAlgo: string | undefined): string {
+  if (keyAlgo !== 'ssh-rsa') return keyAlgo;
+  return hashAlgo === 'sha256' ? 'rsa-sha2-256' : hashAlgo === 'sha512' ? 'rsa-sha2-512' : 'ssh-rsa';
+}
+
 export class Authentication {
   /** Failed attempts on this connection (unknown keys, bad signatures, wrong passwords). */
   failures = 0;
@@ -104,6 +110,12 @@ export class Authentication {
     if (ctx.method === 'publickey') {
       if (!methods.includes('publickey')) {
         fail('publickey authentication is not configured', false);
+        return;
+      }
+      // PubkeyAcceptedAlgorithms: the algorithm the client signs (or would sign) with.
+      const algorithm = signatureAlgorithm(ctx.key.algo, ctx.hashAlgo);
+      if (!this.deps.opts.algorithms.pubkey.includes(algorithm)) {
+        fail(`key algorithm ${algorithm} not accepted (algorithms.pubkeyAcceptedAlgorithms)`, false);
         return;
       }
       const found = this.findKey(ctx);

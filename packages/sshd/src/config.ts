@@ -5,7 +5,7 @@
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError, readConfigSource, validateConfig } from '@ftpfwd/ftp-proxy/cli';
-import { parseRekeyLimit } from '@ftpfwd/ftp-proxy/transport';
+import { type AlgorithmKind, checkAlgorithmList, parseRekeyLimit } from '@ftpfwd/ftp-proxy/transport';
 import { z } from 'zod';
 import { SshdError } from './errors.js';
 import { parseAddressPatterns } from './host-patterns.js';
@@ -40,6 +40,12 @@ function parsedBy<T>(parse: (text: string) => T) {
 const text = z.union([z.string(), z.number().transform(String)]);
 const checked = <T>(parse: (text: string) => T) => text.transform(parsedBy(parse));
 const rekeyLimit = checked(parseRekeyLimit);
+/** An OpenSSH algorithm list (`+a,b`, `-a*`, `^a`, `a,b`), as a string or a list joined with commas. */
+const algorithmList = (kind: AlgorithmKind) =>
+  z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) => [v].flat().join(','))
+    .transform(parsedBy((spec) => checkAlgorithmList(kind, spec)));
 /** Address patterns as a string or a list of them; an empty list is none. */
 const addressPatterns = z
   .union([z.string(), z.array(z.string())])
@@ -70,6 +76,16 @@ export const configSchema = z.strictObject({
   gatewayPorts: gatewayPorts.optional(),
   allowTcpForwarding: allowTcpForwarding.optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  /** OpenSSH's Ciphers, KexAlgorithms, MACs, HostKeyAlgorithms, PubkeyAcceptedAlgorithms. */
+  algorithms: z
+    .strictObject({
+      ciphers: algorithmList('cipher').optional(),
+      kexAlgorithms: algorithmList('kex').optional(),
+      macs: algorithmList('mac').optional(),
+      hostKeyAlgorithms: algorithmList('hostkey').optional(),
+      pubkeyAcceptedAlgorithms: algorithmList('pubkey').optional(),
+    })
+    .optional(),
   limits: z
     .strictObject({
       maxConnections: z.number().int().positive().optional(),

@@ -8,10 +8,12 @@
 import type { Socket } from 'node:net';
 import {
   enforceRekeyLimit,
+  noCommonAlgorithm,
   packetPoolEnabled,
   poolOutgoingPackets,
   rejectChannel,
   SocketCongestion,
+  watchPeerKexInit,
 } from '@ftpfwd/ftp-proxy/transport';
 import type { Logger } from 'pino';
 import type {
@@ -76,12 +78,15 @@ export class SshConnection {
   private draining = false;
   /** The cipher the first key exchange chose (RekeyLimit's default depends on it). */
   private cipher = '';
+  /** The client's KEXINIT as it came: a failed negotiation can then say what it offered. */
+  private readonly peerOffer: ReturnType<typeof watchPeerKexInit>;
   private readonly closeWaiters: (() => void)[] = [];
 
   constructor(deps: ConnectionDeps) {
     this.deps = deps;
     this.id = deps.id;
     this.socket = deps.socket;
+    this.peerOffer = watchPeerKexInit(deps.socket);
     this.opts = deps.options;
     this.ip = normalizeAddress(deps.socket.remoteAddress ?? '?');
     this.port = deps.socket.remotePort ?? 0;
@@ -149,6 +154,33 @@ export class SshConnection {
     this.socket.once('close', () => this.onClosed());
   }
 
+  /** OpenSSH's line for a client with no algorithm in common, both offers named. */
+  private noCommonAlgorithm(): void {
+    const theirs = this.peerOffer.offer();
+    const a = this.opts.algorithms;
+    const hostkey = this.opts.hostKeys.flatMap((k) =>
+      k.type === 'ssh-rsa' ? a.hostkey.filter((x) => /^(rsa-sha2-(256|512)|ssh-rsa)$/.test(x)) : [k.type],
+    );
+    const line = theirs
+      ? noCommonAlgorithm(
+          {
+            kex: a.kex,
+            hostkey,
+            cipher: a.cipher,
+            mac: a.mac,
+            compress: ['none', 'zlib@openssh.com', 'zlib'],
+          },
+          theirs,
+          { host: this.ip, port: this.port },
+          false,
+        )
+      : undefined;
+    this.log.warn(
+      { event: 'negotiation-failed', reason: line ?? 'no algorithm in common' },
+      line ?? `Unable to negotiate with ${this.ip} port ${this.port}: no algorithm in common`,
+    );
+  }
+
   /** The user logged in on this connection, if any. */
   get user(): string | undefined {
     return this.loggedIn?.user;
@@ -159,6 +191,7 @@ export class SshConnection {
     this.client = c;
     c.on('error', (err: Error & { level?: string }) => {
       this.log.debug({ event: 'client-error', err: err.message, level: err.level }, 'connection error');
+      if (/^Handshake failed: no matching/.test(err.message)) this.noCommonAlgorithm();
     });
     c.on('authentication', (ctx) => this.auth.handle(ctx));
     c.once('handshake', (negotiated) => {

@@ -4,12 +4,13 @@
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
-import { checkSsh2 } from '@ftpfwd/ftp-proxy/transport';
+import { AlgorithmListError, checkSsh2, resolveAlgorithms } from '@ftpfwd/ftp-proxy/transport';
 import pino, { type Logger } from 'pino';
 import type { Connection } from 'ssh2';
 import ssh2 from 'ssh2';
 import { SshConnection } from './connection.js';
 import { SshdError } from './errors.js';
+import type { HostKey } from './host-keys.js';
 import { DEFAULT_PASSWORD_CHECKS, PasswordChecks } from './password-checks.js';
 import { DEFAULT_PENALTIES, SourcePenalties } from './penalties.js';
 import { normalizeAddress } from './policy.js';
@@ -76,13 +77,47 @@ export interface SshServer {
   off<K extends keyof ServerEvents>(event: K, listener: (payload: ServerEvents[K]) => void): this;
 }
 
+/** The signature algorithms a host key of `type` can serve. */
+function hostKeyAlgorithmsOf(type: string): string[] {
+  return type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [type];
+}
+
+/**
+ * HostKeyAlgorithms, as ssh2's server can have it: it offers every host key it is given (the list
+ * only orders RSA's signature variants), so the keys the list leaves out are not given to it, and
+ * the rest go in the list's order.
+ */
+function hostKeysFor(keys: HostKey[], algorithms: string[]): HostKey[] {
+  const rank = (k: HostKey) => {
+    const i = hostKeyAlgorithmsOf(k.type)
+      .map((a) => algorithms.indexOf(a))
+      .filter((x) => x >= 0);
+    return i.length ? Math.min(...i) : -1;
+  };
+  const usable = keys.filter((k) => rank(k) >= 0).sort((a, b) => rank(a) - rank(b));
+  if (usable.length === 0)
+    throw new SshdError(
+      'config',
+      `algorithms.hostKeyAlgorithms leaves none of the host keys (${keys.map((k) => `${k.type} ${k.source}`).join(', ')}): it allows ${algorithms.join(',')}`,
+    );
+  return usable;
+}
+
 function resolveOptions(o: SshServerOptions): ResolvedServerOptions {
   if (!o.hostKeys || o.hostKeys.length === 0) {
     throw new SshdError('host-key', 'expected at least one host key, got none');
   }
+  let algorithms: ResolvedServerOptions['algorithms'];
+  try {
+    algorithms = resolveAlgorithms(o.algorithms ?? {}).lists;
+  } catch (err) {
+    if (err instanceof AlgorithmListError) throw new SshdError('config', `algorithms: ${err.message}`);
+    throw err;
+  }
   return {
     listen: o.listen && o.listen.length > 0 ? o.listen : [{ ...DEFAULT_LISTEN }],
-    hostKeys: o.hostKeys,
+    hostKeys: hostKeysFor(o.hostKeys, algorithms.hostkey),
+    algorithms,
     authorizedKeys: o.authorizedKeys ?? [],
     passwords: o.passwords ?? new Map(),
     users: o.users ?? {},
@@ -130,9 +165,12 @@ class SshServerImpl extends EventEmitter implements SshServer {
       netBlockSize,
       ...options.passwordChecks,
     });
+    const a = this.opts.algorithms;
     this.engine = new ssh2.Server({
       hostKeys: this.opts.hostKeys.map((k) => k.pem),
       ident: 'ftpfwd-sshd',
+      // Exact lists (ssh2 checks each name); kex-strict is added by ssh2 itself.
+      algorithms: { kex: a.kex, cipher: a.cipher, hmac: a.mac, serverHostKey: a.hostkey },
       // ssh2 takes -1/0 as "off" only through these being absent; a huge interval is equivalent.
       keepaliveInterval: l.keepaliveIntervalMs > 0 ? l.keepaliveIntervalMs : 2 ** 31 - 1,
       keepaliveCountMax: l.keepaliveCountMax,

@@ -4,6 +4,7 @@
  * logged with its file and line number — never dropped.
  */
 import { readFileSync } from 'node:fs';
+import type { AlgorithmSpecs } from '@ftpfwd/ftp-proxy/transport';
 import type { Logger } from 'pino';
 import { type AuthorizedKey, parseAuthorizedKeys } from './authorized-keys.js';
 import { type ConfigFile, loadConfigFile } from './config.js';
@@ -145,6 +146,18 @@ function passwordChecksFrom(cfg: ConfigFile): SshServerOptions['passwordChecks']
   return defined({ concurrency: p.concurrency, perSource: p.perSource, maxWaitMs: sec(p.maxWait) });
 }
 
+/** The config's algorithm lists by kind (checked by the schema already). */
+function algorithmsFrom(cfg: ConfigFile): AlgorithmSpecs {
+  const a = cfg.algorithms ?? {};
+  return defined({
+    cipher: a.ciphers,
+    kex: a.kexAlgorithms,
+    mac: a.macs,
+    hostkey: a.hostKeyAlgorithms,
+    pubkey: a.pubkeyAcceptedAlgorithms,
+  });
+}
+
 /** `o` without its undefined entries: a key the file did not set keeps the server's default. */
 function defined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -228,6 +241,7 @@ export function buildServerOptions(flags: CliFlags, cfg: ConfigFile, log: Logger
     ftp: ftpFrom(cfg),
     penalties: penaltiesFrom(cfg),
     passwordChecks: passwordChecksFrom(cfg),
+    algorithms: algorithmsFrom(cfg),
     logger: log,
   };
 }

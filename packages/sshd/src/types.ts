@@ -1,5 +1,5 @@
 /** Options, limits and events of the SSH server (library API). */
-import type { RekeyLimit } from '@ftpfwd/ftp-proxy/transport';
+import type { AlgorithmKind, AlgorithmSpecs, RekeyLimit } from '@ftpfwd/ftp-proxy/transport';
 import type { Logger } from 'pino';
 import type { AuthorizedKey } from './authorized-keys.js';
 import type { HostKey } from './host-keys.js';
@@ -134,6 +134,8 @@ export interface SshServerOptions {
   ftp?: Partial<FtpPolicy>;
   /** Per-source penalties (OpenSSH's PerSourcePenalties); a kind's time 0 turns it off. */
   penalties?: Partial<Omit<PenaltyOptions, 'netBlockSize' | 'now'>>;
+  /** OpenSSH algorithm lists by kind (`cipher: '-aes*-cbc'`); unset kinds keep ssh2's defaults. */
+  algorithms?: AlgorithmSpecs;
   /** How many password checks run at once, per source, and how long one may wait. */
   passwordChecks?: Partial<Omit<PasswordCheckOptions, 'netBlockSize'>>;
   /** pino logger; silent when unset. */
@@ -152,6 +154,8 @@ export interface ResolvedServerOptions {
   allowTcpForwarding: AllowTcpForwarding;
   limits: Limits;
   ftp: FtpPolicy;
+  /** The exact lists offered and accepted, per kind. */
+  algorithms: Record<AlgorithmKind, string[]>;
 }
 
 export interface AuthEvent {
