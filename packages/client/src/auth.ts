@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Prompter } from '@ftpfwd/ftp-proxy/cli';
-import type { AnyAuthMethod, AuthenticationType, AuthHandlerMiddleware } from 'ssh2';
+import type { AnyAuthMethod, AuthenticationType, AuthHandlerMiddleware, ParsedKey } from 'ssh2';
 import ssh2 from 'ssh2';
 
 /**
@@ -21,6 +21,77 @@ export interface AuthOptions {
   passwordPrompts: number;
   prompter: Prompter;
   warn: (msg: string) => void;
+  /**
+   * IdentitiesOnly, as OpenSSH has it: of the agent's keys only those whose public key is one of
+   * the identity files' are offered (the files themselves still are).
+   */
+  identitiesOnly?: boolean;
+  /** PubkeyAcceptedAlgorithms: keys (agent or file) that cannot sign with one of these are not offered. */
+  acceptedKeyAlgorithms?: readonly string[];
+}
+
+/**
+ * Whether ftpfwd may offer a key of `type` under PubkeyAcceptedAlgorithms. ssh2 signs an RSA key
+ * with rsa-sha2-256 whenever the server allows it (every OpenSSH since 7.2 does), so an RSA key
+ * needs that one in the list.
+ */
+export function keyTypeAccepted(type: string, accepted: readonly string[] | undefined): boolean {
+  if (!accepted) return true;
+  return accepted.includes(type === 'ssh-rsa' ? 'rsa-sha2-256' : type);
+}
+
+/** The public blob of an identity file: `FILE.pub`, else the private key when it is not encrypted. */
+function identityBlob(path: string): string | undefined {
+  for (const file of [`${path}.pub`, path]) {
+    let data: Buffer;
+    try {
+      data = readFileSync(file);
+    } catch {
+      continue;
+    }
+    const k = ssh2.utils.parseKey(data);
+    const key = Array.isArray(k) ? k[0] : k;
+    if (key && !(key instanceof Error)) return key.getPublicSSH().toString('base64');
+  }
+  return undefined;
+}
+
+/**
+ * The agent, showing only the keys `keep` lets through (IdentitiesOnly, PubkeyAcceptedAlgorithms);
+ * signing goes to the real agent. `offered` collects the blobs it showed.
+ */
+class FilteredAgent extends ssh2.BaseAgent<ParsedKey> {
+  private readonly inner: ssh2.BaseAgent;
+  constructor(
+    socket: string,
+    private readonly keep: (key: ParsedKey) => boolean,
+    readonly offered: Set<string>,
+  ) {
+    super();
+    this.inner = ssh2.createAgent(socket);
+  }
+
+  getIdentities(cb: (err: Error | undefined, keys?: ParsedKey[]) => void): void {
+    this.inner.getIdentities((err, keys) => {
+      if (err || !keys) {
+        cb(err ?? new Error('the agent returned no keys'));
+        return;
+      }
+      const out: ParsedKey[] = [];
+      for (const raw of keys) {
+        const k = ssh2.utils.parseKey(raw as Buffer);
+        const key = Array.isArray(k) ? k[0] : k;
+        if (!key || key instanceof Error || !this.keep(key)) continue;
+        this.offered.add(key.getPublicSSH().toString('base64'));
+        out.push(key);
+      }
+      cb(undefined, out);
+    });
+  }
+
+  sign(pubKey: ParsedKey, data: Buffer, options: object, cb?: (err?: Error, sig?: Buffer) => void): void {
+    (this.inner.sign as (p: ParsedKey, d: Buffer, o: object, c?: unknown) => void)(pubKey, data, options, cb);
+  }
 }
 
 export interface AuthState {
@@ -37,10 +108,18 @@ interface Step {
   make(): Promise<{ auth: AnyAuthMethod; label: string } | undefined>;
 }
 
-function keyFileStep(opts: AuthOptions, path: string, note: (s: string) => void): Step {
+function keyFileStep(
+  opts: AuthOptions,
+  path: string,
+  note: (s: string) => void,
+  viaAgent: ReadonlySet<string>,
+): Step {
   return {
     method: 'publickey',
     async make() {
+      // The agent already offered this key (IdentitiesOnly's way): no passphrase to ask for.
+      const blob = viaAgent.size > 0 ? identityBlob(path) : undefined;
+      if (blob && viaAgent.has(blob)) return undefined;
       let data: Buffer;
       try {
         data = readFileSync(path);
@@ -67,6 +146,10 @@ function keyFileStep(opts: AuthOptions, path: string, note: (s: string) => void)
         return undefined;
       }
       const parsed = Array.isArray(key) ? key[0] : key;
+      if (parsed && !keyTypeAccepted(parsed.type, opts.acceptedKeyAlgorithms)) {
+        note(`key ${path} (${parsed.type}, not in PubkeyAcceptedAlgorithms)`);
+        return undefined;
+      }
       return { auth: { type: 'publickey', username: opts.username, key: parsed }, label: `key ${path}` };
     },
   };
@@ -83,16 +166,42 @@ export function createAuth(opts: AuthOptions): AuthState {
       },
     },
   ];
+  /** Public blobs the agent offered: a file with the same key is not offered again. */
+  const viaAgent = new Set<string>();
   if (opts.pubkey && opts.agent) {
-    const agent = opts.agent;
+    const socket = opts.agent;
     steps.push({
       method: 'publickey',
       async make() {
-        return { auth: { type: 'agent', username: opts.username, agent }, label: `agent ${agent}` };
+        if (!opts.identitiesOnly && !opts.acceptedKeyAlgorithms)
+          return {
+            auth: { type: 'agent', username: opts.username, agent: socket },
+            label: `agent ${socket}`,
+          };
+        const allowed = opts.identitiesOnly
+          ? new Set(opts.identityFiles.flatMap((f) => identityBlob(f) ?? []))
+          : undefined;
+        const agent = new FilteredAgent(
+          socket,
+          (k) =>
+            keyTypeAccepted(k.type, opts.acceptedKeyAlgorithms) &&
+            (!allowed || allowed.has(k.getPublicSSH().toString('base64'))),
+          viaAgent,
+        );
+        // Nothing to offer: no agent attempt at all (ssh2 would count one).
+        const keys = await new Promise<ParsedKey[]>((resolve) =>
+          agent.getIdentities((err, k) => resolve(err ? [] : (k ?? []))),
+        );
+        if (keys.length === 0) return undefined;
+        return {
+          auth: { type: 'agent', username: opts.username, agent },
+          label: `agent ${socket}${opts.identitiesOnly ? ' (keys of the identity files)' : ''}`,
+        };
       },
     });
   }
-  if (opts.pubkey) for (const f of opts.identityFiles) steps.push(keyFileStep(opts, f, (n) => tried.push(n)));
+  if (opts.pubkey)
+    for (const f of opts.identityFiles) steps.push(keyFileStep(opts, f, (n) => tried.push(n), viaAgent));
   if (opts.keyboardInteractive && opts.prompter.available) {
     steps.push({
       method: 'keyboard-interactive',

@@ -1,10 +1,15 @@
-import { applyGcPacingEnv, applyPacketPoolEnv } from '@ftpfwd/ftp-proxy/transport';
+import {
+  applyGcPacingEnv,
+  applyPacketPoolEnv,
+  QUERY_NAMES,
+  queryAlgorithms,
+} from '@ftpfwd/ftp-proxy/transport';
 import { CommanderError } from 'commander';
 import { FtpfwdError, oneLine } from './errors.js';
 import { Gateway } from './gateway.js';
 import { createLogger, type Logger } from './logger.js';
 import { serveRegistries } from './metrics.js';
-import { CONNECTION_KEYS, type GatewayPlan, gatewayPlanFromArgs } from './plan.js';
+import { CONNECTION_KEYS, type GatewayPlan, gatewayPlanFromArgs, queryOf } from './plan.js';
 
 // The planning API moved to plan.ts; tools import it from here.
 export {
@@ -21,6 +26,8 @@ export interface RunHooks {
   logger?: Logger;
   /** Where the one-line failure goes; default stderr. */
   errorOut?: (line: string) => void;
+  /** Where -Q's list goes; default stdout. */
+  out?: (text: string) => void;
   installSignalHandlers?: boolean;
 }
 
@@ -29,6 +36,17 @@ export async function main(argv: string[], hooks: RunHooks = {}): Promise<number
   const errorOut = hooks.errorOut ?? ((l: string) => process.stderr.write(`${l}\n`));
   let plan: GatewayPlan;
   try {
+    // -Q: what ssh2 supports, one name a line, as `ssh -Q` prints it; nothing connects.
+    const query = queryOf(argv);
+    if (query !== undefined) {
+      const names = queryAlgorithms(query);
+      if (!names) {
+        errorOut(`ftpfwd: -Q ${query}: unknown query; expected ${QUERY_NAMES}`);
+        return 255;
+      }
+      (hooks.out ?? ((l: string) => process.stdout.write(`${l}\n`)))(names.join('\n'));
+      return 0;
+    }
     plan = gatewayPlanFromArgs(argv);
   } catch (err) {
     if (err instanceof CommanderError) {

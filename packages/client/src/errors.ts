@@ -12,6 +12,8 @@ export type FtpfwdErrorCode =
   | 'host-key-revoked'
   | 'auth-failed'
   | 'connect-failed'
+  /** No algorithm of some kind in common with the server (Ciphers, KexAlgorithms, …). */
+  | 'negotiation-failed'
   | 'forward-failed'
   | 'link-down'
   | 'closed';

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import { oneLine } from './errors.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
+import type { SshOptions } from './options.js';
 import type { CliPlan, GatewayPlan, PlannedForward } from './plan.js';
 import type { ActiveForward } from './tcp-forward.js';
 import { connect, type Tunnel, type TunnelOptions } from './tunnel.js';
@@ -36,7 +37,7 @@ export interface GatewayOptions {
 /** Settings that need a new SSH connection when they change. */
 export function connectionKey(p: CliPlan): string {
   const { localForwards: _l, remoteForwards: _r, gatewayPorts: _g, exitOnForwardFailure: _e, ...ssh } = p.ssh;
-  return JSON.stringify([p.host, p.port, p.user, p.identitiesExplicit, p.askpass ?? null, ssh]);
+  return JSON.stringify([p.host, p.port, p.user, p.identitiesExplicit, p.askpass ?? null, ssh, p.jumps]);
 }
 
 /** What makes a forwarding "the same" across a reload (its destination is the map it lives in). */
@@ -44,17 +45,22 @@ export function forwardKey(f: PlannedForward, p: CliPlan): string {
   return JSON.stringify([f.spec, f.ftp, f.sftp ?? null, p.ssh.gatewayPorts ?? false]);
 }
 
-export function tunnelOptionsOf(plan: CliPlan, logger: Logger, metrics: Metrics): TunnelOptions {
-  const s = plan.ssh;
-  const opts: TunnelOptions = {
-    host: plan.host,
-    port: plan.port,
-    username: plan.user,
+/** The SSH settings of one connection (the destination's, or a jump host's) as TunnelOptions. */
+function connectionOptionsOf(
+  t: { host: string; port: number; user: string; ssh: SshOptions; identitiesExplicit: boolean },
+  originalHost: string,
+): TunnelOptions {
+  const s = t.ssh;
+  return {
+    host: t.host,
+    port: t.port,
+    username: t.user,
     identityFiles: s.identityFiles,
-    identitiesExplicit: plan.identitiesExplicit,
-    agent: s.identitiesOnly
-      ? false
-      : s.identityAgent === 'none'
+    identitiesExplicit: t.identitiesExplicit,
+    // IdentitiesOnly keeps the agent, for the keys of the identity files (OpenSSH's meaning).
+    identitiesOnly: s.identitiesOnly ?? false,
+    agent:
+      s.identityAgent === 'none'
         ? false
         : s.identityAgent && s.identityAgent !== 'SSH_AUTH_SOCK'
           ? s.identityAgent
@@ -67,11 +73,25 @@ export function tunnelOptionsOf(plan: CliPlan, logger: Logger, metrics: Metrics)
     serverAliveIntervalMs: (s.serverAliveInterval ?? 0) * 1000,
     serverAliveCountMax: s.serverAliveCountMax ?? 3,
     rekeyLimit: s.rekeyLimit ?? {},
-    gatewayPorts: s.gatewayPorts ?? false,
     passwordAuthentication: s.passwordAuthentication ?? true,
     kbdInteractiveAuthentication: s.kbdInteractiveAuthentication ?? true,
     pubkeyAuthentication: s.pubkeyAuthentication ?? true,
     numberOfPasswordPrompts: s.numberOfPasswordPrompts ?? 3,
+    ...(s.proxy?.kind === 'command' ? { proxyCommand: s.proxy.command } : {}),
+    originalHost,
+    ...(s.bindAddress !== undefined ? { bindAddress: s.bindAddress } : {}),
+    ...(s.addressFamily !== undefined ? { addressFamily: s.addressFamily } : {}),
+    ...(s.connectionAttempts !== undefined ? { connectionAttempts: s.connectionAttempts } : {}),
+    algorithms: s.algorithms,
+  };
+}
+
+export function tunnelOptionsOf(plan: CliPlan, logger: Logger, metrics: Metrics): TunnelOptions {
+  const s = plan.ssh;
+  const opts: TunnelOptions = {
+    ...connectionOptionsOf(plan, plan.name),
+    gatewayPorts: s.gatewayPorts ?? false,
+    jumps: plan.jumps.map((h) => connectionOptionsOf(h, h.name)),
     ftp: {
       pasvTarget: plan.pasvTarget,
       ...(plan.advertise ? { advertise: plan.advertise } : {}),
@@ -84,11 +104,13 @@ export function tunnelOptionsOf(plan: CliPlan, logger: Logger, metrics: Metrics)
   };
   // A gateway entry's own askpass program: as SSH_ASKPASS with SSH_ASKPASS_REQUIRE=force, for
   // this destination only (another destination may use a different secret).
-  if (plan.askpass)
+  if (plan.askpass) {
     opts.prompter = createPrompter({
       batchMode: s.batchMode ?? false,
       env: { ...process.env, SSH_ASKPASS: plan.askpass, SSH_ASKPASS_REQUIRE: 'force' },
     });
+    for (const j of opts.jumps ?? []) j.prompter = opts.prompter;
+  }
   return opts;
 }
 

@@ -1,21 +1,27 @@
 import { EventEmitter } from 'node:events';
-import { connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Prompter } from '@ftpfwd/ftp-proxy/cli';
 import {
+  type ByteCountingStream,
   checkSsh2,
   enforceRekeyLimit,
+  noCommonAlgorithm,
   packetPoolEnabled,
   poolOutgoingPackets,
   type RekeyLimit,
+  type ResolvedAlgorithms,
+  resolveAlgorithms,
   SocketCongestion,
+  ssh2AlgorithmCatalog,
   startClientRekey,
+  watchPeerKexInit,
 } from '@ftpfwd/ftp-proxy/transport';
 import ssh2, { type ClientChannel, type TcpConnectionDetails } from 'ssh2';
 import { type AuthOptions, createAuth } from './auth.js';
 import { FtpfwdError, isPermanent, oneLine } from './errors.js';
 import { type HostKeyPolicy, preferredHostKeyTypes, verifyHostKey } from './host-key-check.js';
 import type { Logger } from './logger.js';
+import { channelTransport, openFirstLeg, type RouteOptions, type Transport } from './route.js';
 
 const { Client } = ssh2;
 /** SSH_MSG_CHANNEL_OPEN_FAILURE reason 4 (RFC 4254 §5.1). */
@@ -28,7 +34,10 @@ export interface LinkOptions {
   username: string;
   hostKey: HostKeyPolicy;
   auth: Omit<AuthOptions, 'username' | 'host'>;
-  /** TCP connect timeout (0 = none). */
+  /**
+   * ConnectTimeout (0 = none): each TCP connect attempt, and then the server's first answer (up
+   * to its host key); never what may wait for a human.
+   */
   connectTimeoutMs: number;
   keepaliveIntervalMs: number;
   keepaliveCountMax: number;
@@ -42,6 +51,17 @@ export interface LinkOptions {
   reconnectMaxDelayMs?: number;
   /** Bound on the handshake and authentication; default none when a human may be asked, else 60 s. */
   readyTimeoutMs?: number;
+  /** How the first connection is made (ProxyCommand, BindAddress, AddressFamily, ConnectionAttempts). */
+  route?: RouteOptions;
+  /**
+   * ProxyJump: the jump hosts, first first, each with its own host-key policy, authentication,
+   * keepalive and algorithms (their own `jumps` are not used: the plan flattens chains). The first
+   * one's `route` says how it is reached; every later one, and this server, are reached through a
+   * direct-tcpip channel of the hop before. A reconnect builds the whole chain again.
+   */
+  jumps?: LinkOptions[];
+  /** Ciphers, KexAlgorithms, MACs, HostKeyAlgorithms, PubkeyAcceptedAlgorithms; default ssh2's. */
+  algorithms?: ResolvedAlgorithms;
   logger: Logger;
 }
 
@@ -87,10 +107,10 @@ export class SshLink extends EventEmitter {
     return this.client !== undefined;
   }
 
-  /** `user@host:port`, for logs. */
+  /** `host:port`, for logs (`host:port via jump:22` through jump hosts). */
   get label(): string {
-    const h = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
-    return `${h}:${this.opts.port}`;
+    const via = (this.opts.jumps ?? []).map(hostLabel);
+    return via.length ? `${hostLabel(this.opts)} via ${via.join(',')}` : hostLabel(this.opts);
   }
 
   /** First connection: resolves when authenticated, rejects with a typed error. */
@@ -243,9 +263,11 @@ export class SshLink extends EventEmitter {
     }
   }
 
-  private adopt({ client: c, sock }: { client: SshClient; sock: Socket }): void {
+  private adopt({ client: c, transport }: { client: SshClient; transport: Transport }): void {
+    const sock = transport.stream;
     this.client = c;
-    this.current = new SocketCongestion(sock);
+    // A jump chain's bytes queue in the first hop's socket: that is the one to watch.
+    this.current = new SocketCongestion(transport.congestion);
     this.attempt = 0;
     this.remoteHandlers.clear();
     c.on('tcp connection', (details, accept, reject) => {
@@ -270,7 +292,11 @@ export class SshLink extends EventEmitter {
       if (this.client !== c) return;
       this.client = undefined;
       this.remoteHandlers.clear();
-      const reason = new FtpfwdError('link-down', `SSH link to ${this.label} lost: ${why}`);
+      const reason = new FtpfwdError(
+        'link-down',
+        `SSH link to ${this.label} lost: ${transport.failure() ?? why}`,
+      );
+      transport.destroy();
       this.emit('down', reason);
       if (!this.closing) this.scheduleReconnect();
     };
@@ -287,7 +313,7 @@ export class SshLink extends EventEmitter {
    * Keeps the connection's keys within RekeyLimit: ssh2 never starts a key exchange by itself,
    * and a tunnel can stay up for weeks. (A re-key's host key is checked in connectOnce.)
    */
-  private renewKeys(c: SshClient, sock: Socket, cipher: string): void {
+  private renewKeys(c: SshClient, sock: ByteCountingStream, cipher: string): void {
     enforceRekeyLimit(c, sock, this.opts.rekeyLimit, cipher, (reason: string) => {
       if (startClientRekey(c)) this.opts.logger.debug({ reason }, 'SSH re-key started');
       else
@@ -365,23 +391,97 @@ export class SshLink extends EventEmitter {
     return client;
   }
 
-  private connectOnce(o: LinkOptions = this.opts): Promise<{ client: SshClient; sock: Socket }> {
+  /**
+   * One SSH connection to `o`'s server, authenticated: its route first (TCP, ProxyCommand, or the
+   * jump hosts one after the other), then the handshake over it.
+   */
+  private async connectOnce(
+    o: LinkOptions = this.opts,
+  ): Promise<{ client: SshClient; transport: Transport }> {
+    const transport = await this.openTransport(o);
+    try {
+      return { client: await this.handshake(o, transport), transport };
+    } catch (err) {
+      transport.destroy();
+      throw err;
+    }
+  }
+
+  /** The stream to `o`'s server: directly, or through each jump host in turn. */
+  private async openTransport(o: LinkOptions): Promise<Transport> {
+    const jumps = o.jumps ?? [];
+    const target = (x: LinkOptions) => ({
+      host: x.host,
+      port: x.port,
+      user: x.username,
+      label: hostLabel(x),
+      connectTimeoutMs: x.connectTimeoutMs,
+    });
+    const onAttemptFailed = (attempt: number, err: Error) =>
+      o.logger.info({ attempt, err: oneLine(err) }, 'connection attempt failed; trying again');
+    if (jumps.length === 0) return openFirstLeg(target(o), o.route ?? {}, { onAttemptFailed });
+    const [first, ...rest] = jumps as [LinkOptions, ...LinkOptions[]];
+    const hop = await this.connectOnce({ ...first, jumps: [] });
+    // Each hop's loss is this connection's loss: say which hop it was.
+    let lostHop: string | undefined;
+    const watchHop = (c: SshClient, x: LinkOptions) => {
+      c.on('error', (err: Error) => {
+        lostHop ??= `jump host ${hostLabel(x)}: ${oneLine(err)}`;
+      });
+      c.on('close', () => {
+        lostHop ??= `jump host ${hostLabel(x)} closed the connection`;
+      });
+    };
+    watchHop(hop.client, first);
+    const clients: SshClient[] = [hop.client];
+    let via: Parameters<typeof channelTransport>[1] = {
+      congestion: hop.transport.congestion,
+      describe: hop.transport.describe,
+      failure: () => hop.transport.failure() ?? lostHop,
+      destroy: () => {
+        for (const c of clients) c.end();
+        hop.transport.destroy();
+      },
+    };
+    try {
+      let prev = { client: hop.client, opts: first };
+      for (const next of [...rest, o]) {
+        const ch = await forwardOut(prev.client, next.host, next.port, hostLabel(prev.opts));
+        const t = channelTransport(ch, via, hostLabel(prev.opts));
+        if (next === o) return t;
+        const c = await this.handshake(next, t);
+        watchHop(c, next);
+        clients.push(c);
+        via = { ...via, describe: t.describe };
+        prev = { client: c, opts: next };
+      }
+    } catch (err) {
+      via.destroy();
+      throw err;
+    }
+    throw new Error('unreachable');
+  }
+
+  /** SSH over `transport`: key exchange (checked host key, algorithms), authentication, keepalive. */
+  private handshake(o: LinkOptions, transport: Transport): Promise<SshClient> {
+    const sock = transport.stream;
+    const label = o === this.opts ? this.label : hostLabel(o);
     return new Promise((resolve, reject) => {
       let settled = false;
       let hostKeyError: unknown;
       let authError: FtpfwdError | undefined;
+      /** The server's KEXINIT, read as it arrives (set once ssh2 has the stream). */
+      let peerOffer: ReturnType<typeof watchPeerKexInit> | undefined;
       const fail = (err: unknown) => {
         if (settled) return;
         settled = true;
         clearTimeout(ct);
+        peerOffer?.stop();
         sock.destroy();
         reject(err);
       };
-      const sock = netConnect({ host: o.host, port: o.port });
-      sock.setNoDelay(true);
-      // ConnectTimeout, as in OpenSSH, covers the TCP connect and the server's first answer (up to
-      // its host key); it stops before anything that may wait for a human (host-key prompt, auth).
-      let tcpConnected = false;
+      // ConnectTimeout, as in OpenSSH, also covers the server's first answer (up to its host key);
+      // it stops before anything that may wait for a human (host-key prompt, authentication).
       const ct =
         o.connectTimeoutMs > 0
           ? setTimeout(
@@ -389,128 +489,172 @@ export class SshLink extends EventEmitter {
                 fail(
                   new FtpfwdError(
                     'connect-failed',
-                    tcpConnected
-                      ? `SSH server ${this.label} accepted the connection but did not answer within ${o.connectTimeoutMs / 1000}s`
-                      : `cannot connect to ${this.label}: timed out after ${o.connectTimeoutMs / 1000}s`,
+                    transport.failure() ??
+                      `SSH server ${label} accepted the connection but did not answer within ${o.connectTimeoutMs / 1000}s`,
                   ),
                 ),
               o.connectTimeoutMs,
             )
           : undefined;
-      sock.once('error', (err: NodeJS.ErrnoException) => {
+      const algorithms = o.algorithms ?? resolveAlgorithms({});
+      const offered = {
+        kex: algorithms.lists.kex,
+        // HostKeyAlgorithms left to its default: the types known_hosts has for this host first.
+        hostkey: algorithms.explicit.hostkey
+          ? algorithms.lists.hostkey
+          : orderHostKeyAlgorithms(preferredHostKeyTypes(o.hostKey), algorithms.lists.hostkey),
+        cipher: algorithms.lists.cipher,
+        mac: algorithms.lists.mac,
+        compress: ssh2AlgorithmCatalog().compress.defaults,
+      };
+      /** Nothing in common with the server: OpenSSH's line, with both offers. */
+      const negotiation = (): FtpfwdError | undefined => {
+        const theirs = peerOffer?.offer();
+        const line = theirs && noCommonAlgorithm(offered, theirs, { host: o.host, port: o.port });
+        return line ? new FtpfwdError('negotiation-failed', `${line} (SSH server ${label})`) : undefined;
+      };
+      const auth = createAuth({
+        ...o.auth,
+        username: o.username,
+        host: o.host,
+        acceptedKeyAlgorithms: algorithms.explicit.pubkey ? algorithms.lists.pubkey : undefined,
+      });
+      const c = new Client();
+      c.on('error', (err: Error & { level?: string }) => {
+        if (settled) return;
+        if (err.level === 'agent') {
+          o.logger.debug({ err: oneLine(err) }, 'ssh-agent error');
+          return;
+        }
+        if (hostKeyError) return fail(hostKeyError);
+        if (err.level === 'client-authentication') {
+          const allowed = auth.serverMethods();
+          authError = new FtpfwdError(
+            'auth-failed',
+            `permission denied for ${o.username}@${label} (server accepts ${allowed?.join(',') || 'unknown methods'}; tried ${auth.tried.length ? auth.tried.join(', ') : 'nothing usable'})`,
+          );
+          return fail(authError);
+        }
+        const noMatch = negotiation();
+        if (noMatch) return fail(noMatch);
+        if (err.level === 'client-timeout')
+          return fail(new FtpfwdError('connect-failed', `SSH handshake with ${label} timed out`));
+        const why = transport.failure();
         fail(
           new FtpfwdError(
             'connect-failed',
-            `cannot connect to ${this.label}: ${err.code === 'ECONNREFUSED' ? 'connection refused' : err.code === 'ENOTFOUND' ? 'host not found' : oneLine(err)}`,
+            `SSH connection to ${label} failed: ${why ? `${why} (${oneLine(err)})` : oneLine(err)}`,
           ),
         );
       });
-      sock.once('connect', () => {
-        if (settled) return;
-        tcpConnected = true;
-        const auth = createAuth({ ...o.auth, username: o.username, host: o.host });
-        const c = new Client();
-        const preferred = preferredHostKeyTypes(o.hostKey);
-        const algos = orderHostKeyAlgorithms(preferred);
-        c.on('error', (err: Error & { level?: string }) => {
-          if (settled) return;
-          if (err.level === 'agent') {
-            o.logger.debug({ err: oneLine(err) }, 'ssh-agent error');
-            return;
-          }
-          if (hostKeyError) return fail(hostKeyError);
-          if (err.level === 'client-authentication') {
-            const allowed = auth.serverMethods();
-            authError = new FtpfwdError(
-              'auth-failed',
-              `permission denied for ${o.username}@${this.label} (server accepts ${allowed?.join(',') || 'unknown methods'}; tried ${auth.tried.length ? auth.tried.join(', ') : 'nothing usable'})`,
-            );
-            return fail(authError);
-          }
-          if (err.level === 'client-timeout')
-            return fail(new FtpfwdError('connect-failed', `SSH handshake with ${this.label} timed out`));
-          fail(new FtpfwdError('connect-failed', `SSH connection to ${this.label} failed: ${oneLine(err)}`));
-        });
-        c.on('close', () => {
-          if (hostKeyError) return fail(hostKeyError);
-          fail(
-            new FtpfwdError(
-              'connect-failed',
-              `SSH server ${this.label} closed the connection during the handshake`,
-            ),
-          );
-        });
-        let cipher = '';
-        c.once('handshake', (negotiated: ssh2.NegotiatedAlgorithms) => {
-          cipher = negotiated.cs.cipher;
-        });
-        c.on('ready', () => {
-          if (settled) {
-            c.end();
-            return;
-          }
-          settled = true;
-          c.setNoDelay(true);
-          poolOutgoingPackets(c, packetPoolEnabled());
-          this.renewKeys(c, sock, cipher);
-          resolve({ client: c, sock });
-        });
-        /** The host key this connection verified (re-keys must show the same one). */
-        let verifiedKey: Buffer | undefined;
-        c.connect({
-          sock,
-          username: o.username,
-          hostVerifier: (key: Buffer, verify: (ok: boolean) => void): boolean | undefined => {
-            // A re-key shows the host key again. Answer it at once: ssh2 (1.17) clears its
-            // "key exchange running" flag when the server's NEWKEYS arrives but keeps its
-            // key-exchange packet layout until our own NEWKEYS goes out, which waits for this
-            // answer; channel data sent in between (a window adjust resumes an upload) leaves as
-            // a corrupt packet and the server drops the link ("Bad packet length"). The key must
-            // be the one this connection verified; another one ends it, as a changed key would.
-            if (verifiedKey) return key.equals(verifiedKey);
-            clearTimeout(ct);
-            verifyHostKey(o.hostKey, key).then(
-              () => {
-                verifiedKey = Buffer.from(key);
-                verify(true);
-              },
-              (err: unknown) => {
-                hostKeyError = err;
-                verify(false);
-              },
-            );
-            return undefined;
-          },
-          authHandler: auth.handler,
-          keepaliveInterval: o.keepaliveIntervalMs,
-          keepaliveCountMax: o.keepaliveCountMax,
-          // Prompts may take a human's time; otherwise a server stalling authentication is bounded.
-          readyTimeout:
-            o.readyTimeoutMs ?? (o.auth.prompter.available || hostKeyMayAsk(o.hostKey) ? 0 : 60_000),
-          ...(algos ? { algorithms: { serverHostKey: algos as ssh2.ServerHostKeyAlgorithm[] } } : {}),
-        });
+      c.on('close', () => {
+        if (hostKeyError) return fail(hostKeyError);
+        const noMatch = negotiation();
+        if (noMatch) return fail(noMatch);
+        const why = transport.failure();
+        fail(
+          new FtpfwdError(
+            'connect-failed',
+            why
+              ? `SSH connection to ${label} failed: ${why}`
+              : `SSH server ${label} closed the connection during the handshake`,
+          ),
+        );
       });
+      let cipher = '';
+      c.once('handshake', (negotiated: ssh2.NegotiatedAlgorithms) => {
+        cipher = negotiated.cs.cipher;
+        peerOffer?.stop();
+      });
+      c.on('ready', () => {
+        if (settled) {
+          c.end();
+          return;
+        }
+        settled = true;
+        c.setNoDelay(true); // a no-op unless the stream is a TCP socket
+        poolOutgoingPackets(c, packetPoolEnabled());
+        this.renewKeys(c, sock, cipher);
+        resolve(c);
+      });
+      /** The host key this connection verified (re-keys must show the same one). */
+      let verifiedKey: Buffer | undefined;
+      c.connect({
+        sock,
+        username: o.username,
+        hostVerifier: (key: Buffer, verify: (ok: boolean) => void): boolean | undefined => {
+          // A re-key shows the host key again. Answer it at once: ssh2 (1.17) clears its
+          // "key exchange running" flag when the server's NEWKEYS arrives but keeps its
+          // key-exchange packet layout until our own NEWKEYS goes out, which waits for this
+          // answer; channel data sent in between (a window adjust resumes an upload) leaves as
+          // a corrupt packet and the server drops the link ("Bad packet length"). The key must
+          // be the one this connection verified; another one ends it, as a changed key would.
+          if (verifiedKey) return key.equals(verifiedKey);
+          clearTimeout(ct);
+          verifyHostKey(o.hostKey, key).then(
+            () => {
+              verifiedKey = Buffer.from(key);
+              verify(true);
+            },
+            (err: unknown) => {
+              hostKeyError = err;
+              verify(false);
+            },
+          );
+          return undefined;
+        },
+        authHandler: auth.handler,
+        keepaliveInterval: o.keepaliveIntervalMs,
+        keepaliveCountMax: o.keepaliveCountMax,
+        // Prompts may take a human's time; otherwise a server stalling authentication is bounded.
+        readyTimeout:
+          o.readyTimeoutMs ?? (o.auth.prompter.available || hostKeyMayAsk(o.hostKey) ? 0 : 60_000),
+        // Exact lists: ssh2 checks each name against what it supports.
+        algorithms: {
+          kex: offered.kex as ssh2.KexAlgorithm[],
+          serverHostKey: offered.hostkey as ssh2.ServerHostKeyAlgorithm[],
+          cipher: offered.cipher as ssh2.CipherAlgorithm[],
+          hmac: offered.mac as ssh2.MacAlgorithm[],
+        },
+      });
+      // After connect(): ssh2 has paused the stream, so this listener does not start it early.
+      peerOffer = watchPeerKexInit(sock);
     });
   }
+}
+
+/** `host:port`, brackets around IPv6. */
+function hostLabel(o: { host: string; port: number }): string {
+  return `${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}`;
+}
+
+/** A direct-tcpip channel from `c` to host:port (the next hop of a jump chain). */
+function forwardOut(c: SshClient, host: string, port: number, hop: string): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => {
+    try {
+      c.forwardOut('127.0.0.1', 0, host, port, (err, ch) => {
+        if (err)
+          reject(
+            new FtpfwdError(
+              'connect-failed',
+              `jump host ${hop} could not connect to ${hostLabel({ host, port })}: ${oneLine(err)}`,
+            ),
+          );
+        else resolve(ch);
+      });
+    } catch (err) {
+      reject(new FtpfwdError('connect-failed', `jump host ${hop} is gone: ${oneLine(err)}`));
+    }
+  });
 }
 
 function hostKeyMayAsk(p: HostKeyPolicy): boolean {
   return p.strict === 'ask' && !p.batchMode && p.prompter.available;
 }
 
-/** ssh2's default host-key algorithms with the types known_hosts has for this host first. */
-function orderHostKeyAlgorithms(known: string[]): string[] | undefined {
-  if (known.length === 0) return undefined;
-  const defaults = [
-    'ssh-ed25519',
-    'ecdsa-sha2-nistp256',
-    'ecdsa-sha2-nistp384',
-    'ecdsa-sha2-nistp521',
-    'rsa-sha2-512',
-    'rsa-sha2-256',
-    'ssh-rsa',
-  ];
+/** `base` (the host-key algorithms to offer) with the types known_hosts has for this host first. */
+function orderHostKeyAlgorithms(known: string[], base: readonly string[]): string[] {
   const expand = (t: string) => (t === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [t]);
-  const first = known.flatMap(expand).filter((a) => defaults.includes(a));
-  return [...new Set([...first, ...defaults])];
+  const first = known.flatMap(expand).filter((a) => base.includes(a));
+  return [...new Set([...first, ...base])];
 }

@@ -23,8 +23,8 @@ describe('-o options', () => {
     expect(o.identityFiles).toEqual([`${dir}/.ssh/a`, '/b']);
   });
   it('an unknown option or a bad value is an error that names it', () => {
-    expect(() => applyOption(emptySshOptions(), 'ProxyJump', 'x', '-o')).toThrow(
-      /-o: unknown option "ProxyJump"/,
+    expect(() => applyOption(emptySshOptions(), 'ProxyJumps', 'x', '-o')).toThrow(
+      /-o: unknown option "ProxyJumps"/,
     );
     expect(() => applyOption(emptySshOptions(), 'BatchMode', 'maybe', '-o')).toThrow(
       /BatchMode: expected yes or no, got "maybe"/,
@@ -41,6 +41,62 @@ describe('-o options', () => {
     applyOption(o, 'rekeylimit', '512M 1h', '-o', dir);
     applyOption(o, 'RekeyLimit', '1G', 'config', dir);
     expect(o.rekeyLimit).toEqual({ bytes: 512 * 2 ** 20, seconds: 3600 });
+  });
+});
+
+describe('connection options', () => {
+  it('ProxyJump: hops in order, user and port per hop, [v6]; none; the first of ProxyJump/ProxyCommand wins', () => {
+    const o = emptySshOptions();
+    applyOption(o, 'ProxyJump', 'alice@jump1:2200,[::1]:22,ssh://bob@jump3', '-o', dir);
+    expect(o.proxy).toEqual({
+      kind: 'jump',
+      hops: [
+        { user: 'alice', host: 'jump1', port: 2200 },
+        { user: undefined, host: '::1', port: 22 },
+        { user: 'bob', host: 'jump3', port: undefined },
+      ],
+    });
+    applyOption(o, 'ProxyCommand', 'nc %h %p', 'config', dir);
+    expect(o.proxy?.kind).toBe('jump');
+    const c = emptySshOptions();
+    applyOption(c, 'proxycommand', 'ssh -W %h:%p bastion', '-o', dir);
+    applyOption(c, 'ProxyJump', 'jump1', 'config', dir);
+    expect(c.proxy).toEqual({ kind: 'command', command: 'ssh -W %h:%p bastion' });
+    const n = emptySshOptions();
+    applyOption(n, 'ProxyJump', 'none', '-o', dir);
+    applyOption(n, 'ProxyCommand', 'nc %h %p', 'config', dir);
+    expect(n.proxy).toEqual({ kind: 'none' });
+    expect(() => applyOption(emptySshOptions(), 'ProxyJump', 'a,,b', '-o')).toThrow(/empty hop/);
+    expect(() => applyOption(emptySshOptions(), 'ProxyJump', 'a:99999', '-o')).toThrow(/port "99999"/);
+  });
+  it('BindAddress, AddressFamily, ConnectionAttempts', () => {
+    const o = emptySshOptions();
+    applyOption(o, 'BindAddress', '127.0.0.2', '-o', dir);
+    applyOption(o, 'AddressFamily', 'INET6', '-o', dir);
+    applyOption(o, 'ConnectionAttempts', '3', '-o', dir);
+    expect(o).toMatchObject({ bindAddress: '127.0.0.2', addressFamily: 'inet6', connectionAttempts: 3 });
+    expect(() => applyOption(emptySshOptions(), 'AddressFamily', 'ipx', '-o')).toThrow(
+      /AddressFamily: expected any, inet or inet6, got "ipx"/,
+    );
+    expect(() => applyOption(emptySshOptions(), 'ConnectionAttempts', '0', '-o')).toThrow(/1-1000/);
+  });
+  it('algorithm lists are checked when given, named in the error, first value wins', () => {
+    const o = emptySshOptions();
+    applyOption(o, 'Ciphers', '^aes256-ctr', '-o', dir);
+    applyOption(o, 'Ciphers', 'aes128-ctr', 'config', dir);
+    applyOption(o, 'PubkeyAcceptedKeyTypes', '-ssh-rsa', 'config', dir);
+    applyOption(o, 'KexAlgorithms', 'sntrup761x25519-sha512@openssh.com,curve25519-sha256', 'config', dir);
+    expect(o.algorithms).toEqual({
+      cipher: '^aes256-ctr',
+      pubkey: '-ssh-rsa',
+      kex: 'sntrup761x25519-sha512@openssh.com,curve25519-sha256',
+    });
+    expect(() => applyOption(emptySshOptions(), 'MACs', 'hmac-sha2-256,hmac-rot13', '-o')).toThrow(
+      /^-o: MACs "hmac-sha2-256,hmac-rot13": unknown algorithm "hmac-rot13" \(supported: /,
+    );
+    expect(() => applyOption(emptySshOptions(), 'HostKeyAlgorithms', '-*', '-o')).toThrow(
+      /leaves no algorithm/,
+    );
   });
 });
 

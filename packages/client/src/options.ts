@@ -1,6 +1,13 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { parseRekeyLimit, type RekeyLimit } from '@ftpfwd/ftp-proxy/transport';
+import {
+  type AlgorithmKind,
+  AlgorithmListError,
+  checkAlgorithmList,
+  parseRekeyLimit,
+  type RekeyLimit,
+} from '@ftpfwd/ftp-proxy/transport';
+import { parseDestination } from './destination.js';
 import { FtpfwdError } from './errors.js';
 import { type ForwardSpec, parseForwardSpec } from './forward-spec.js';
 
@@ -10,6 +17,24 @@ import { type ForwardSpec, parseForwardSpec } from './forward-spec.js';
  * at start with a message naming the key, never later in the middle of a session.
  */
 export type StrictHostKeyChecking = 'yes' | 'accept-new' | 'no' | 'ask';
+
+/** One `ProxyJump` hop: `[user@]host[:port]` or `ssh://[user@]host[:port]`. */
+export interface JumpHop {
+  user: string | undefined;
+  host: string;
+  port: number | undefined;
+}
+
+/**
+ * How the connection is made: ProxyJump and ProxyCommand exclude each other, and whichever comes
+ * first wins, `none` included (OpenSSH's rule).
+ */
+export type ProxySetting =
+  | { kind: 'none' }
+  | { kind: 'jump'; hops: JumpHop[] }
+  | { kind: 'command'; command: string };
+
+export type AddressFamily = 'any' | 'inet' | 'inet6';
 
 export interface SshOptions {
   hostName?: string;
@@ -32,12 +57,18 @@ export interface SshOptions {
   kbdInteractiveAuthentication?: boolean;
   pubkeyAuthentication?: boolean;
   numberOfPasswordPrompts?: number;
+  proxy?: ProxySetting;
+  bindAddress?: string;
+  addressFamily?: AddressFamily;
+  connectionAttempts?: number;
+  /** OpenSSH algorithm lists as written (checked when applied), by kind. */
+  algorithms: Partial<Record<AlgorithmKind, string>>;
   localForwards: ForwardSpec[];
   remoteForwards: ForwardSpec[];
 }
 
 export function emptySshOptions(): SshOptions {
-  return { identityFiles: [], localForwards: [], remoteForwards: [] };
+  return { identityFiles: [], algorithms: {}, localForwards: [], remoteForwards: [] };
 }
 
 /** Keys we implement, lower-case → canonical spelling. */
@@ -66,8 +97,49 @@ const KEYS = new Map(
     'NumberOfPasswordPrompts',
     'LocalForward',
     'RemoteForward',
+    'ProxyJump',
+    'ProxyCommand',
+    'BindAddress',
+    'AddressFamily',
+    'ConnectionAttempts',
+    'Ciphers',
+    'KexAlgorithms',
+    'MACs',
+    'HostKeyAlgorithms',
+    'PubkeyAcceptedAlgorithms',
+    'PubkeyAcceptedKeyTypes',
   ].map((k) => [k.toLowerCase(), k]),
 );
+
+/** The algorithm kind each list option sets (PubkeyAcceptedKeyTypes: its name before OpenSSH 8.5). */
+const ALGORITHM_KEYS: Record<string, AlgorithmKind> = {
+  Ciphers: 'cipher',
+  KexAlgorithms: 'kex',
+  MACs: 'mac',
+  HostKeyAlgorithms: 'hostkey',
+  PubkeyAcceptedAlgorithms: 'pubkey',
+  PubkeyAcceptedKeyTypes: 'pubkey',
+};
+
+/** `-J` / ProxyJump: `none`, or hops separated by commas, first hop first. */
+export function parseProxyJump(value: string): ProxySetting {
+  const v = value.trim();
+  if (v.toLowerCase() === 'none') return { kind: 'none' };
+  const hops = v.split(',').map((h) => h.trim());
+  if (hops.some((h) => h === ''))
+    throw new FtpfwdError(
+      'config',
+      `ProxyJump "${value}": empty hop; expected [user@]host[:port][,…] or none`,
+    );
+  return {
+    kind: 'jump',
+    hops: hops.map((h) => {
+      // [user@]host[:port] is the ssh:// form without its scheme (with [brackets] for IPv6).
+      const d = parseDestination(h.startsWith('ssh://') ? h : `ssh://${h}`);
+      return { user: d.user, host: d.host, port: d.port };
+    }),
+  };
+}
 
 export function isSupportedKey(key: string): boolean {
   return KEYS.has(key.toLowerCase());
@@ -208,6 +280,42 @@ export function applyOption(
       case 'RemoteForward':
         opts.remoteForwards.push(parseForwardSpec('R', v));
         break;
+      case 'ProxyJump':
+        set('proxy', parseProxyJump(v));
+        break;
+      case 'ProxyCommand':
+        set('proxy', v.toLowerCase() === 'none' ? { kind: 'none' } : { kind: 'command', command: v });
+        break;
+      case 'BindAddress':
+        if (/\s/.test(v)) throw new FtpfwdError('config', `${key}: expected an address, got "${value}"`);
+        set('bindAddress', v);
+        break;
+      case 'AddressFamily': {
+        const f = v.toLowerCase();
+        if (f !== 'any' && f !== 'inet' && f !== 'inet6')
+          throw new FtpfwdError('config', `${key}: expected any, inet or inet6, got "${value}"`);
+        set('addressFamily', f);
+        break;
+      }
+      case 'ConnectionAttempts':
+        set('connectionAttempts', uint(key, v, 1, 1000));
+        break;
+      case 'Ciphers':
+      case 'KexAlgorithms':
+      case 'MACs':
+      case 'HostKeyAlgorithms':
+      case 'PubkeyAcceptedAlgorithms':
+      case 'PubkeyAcceptedKeyTypes': {
+        const kind = ALGORITHM_KEYS[key] as AlgorithmKind;
+        if (opts.algorithms[kind] !== undefined) break;
+        try {
+          opts.algorithms[kind] = checkAlgorithmList(kind, v);
+        } catch (err) {
+          if (err instanceof AlgorithmListError) throw new FtpfwdError('config', err.message);
+          throw err;
+        }
+        break;
+      }
     }
   } catch (err) {
     if (err instanceof FtpfwdError && !err.message.startsWith(origin))

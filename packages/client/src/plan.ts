@@ -8,6 +8,7 @@ import { parseDestination } from './destination.js';
 import { FtpfwdError } from './errors.js';
 import { type ForwardSpec, localBindAddress, parseForwardSpec } from './forward-spec.js';
 import { type ForwardingConfig, loadConfig } from './gateway-config.js';
+import { type HopPlan, planJumps } from './jump-plan.js';
 import { parsePortRange } from './listen.js';
 import { applyOption, emptySshOptions, expandPath, parseDashO, type SshOptions } from './options.js';
 import { isLoopback, parseSftpLogin, type SftpForwardOptions } from './sftp-forward.js';
@@ -41,6 +42,8 @@ export interface CliPlan {
   forwardings: PlannedForward[];
   /** SSH_ASKPASS program for this destination only (gateway form `askpass:`). */
   askpass?: string;
+  /** ProxyJump hosts, first first, each with its own settings (jump-plan.ts). */
+  jumps: HopPlan[];
   /** Defaults of this destination's `sftp/` forwardings (--sftp-login, --sftp-jail). */
   sftp: SftpForwardOptions;
 }
@@ -69,6 +72,11 @@ export interface RawOpts {
   i: string[];
   F?: string;
   o: string[];
+  J?: string;
+  b?: string;
+  '4'?: boolean;
+  '6'?: boolean;
+  Q?: string;
   v: number;
   L: string[];
   R: string[];
@@ -91,12 +99,10 @@ const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 /** ssh_config keys that would change the connection if they were honoured (lower-case → name). */
 export const CONNECTION_KEYS = new Map(
   [
-    'ProxyJump',
-    'ProxyCommand',
     'HostKeyAlias',
     'CertificateFile',
-    'BindAddress',
-    'AddressFamily',
+    'BindInterface',
+    'ProxyUseFdpass',
     'DynamicForward',
     'RemoteCommand',
     'LocalCommand',
@@ -115,6 +121,11 @@ export function buildCommand(): Command {
     .option('-i <identity>', 'private key file (repeatable)', collect)
     .option('-F <ssh_config>', 'OpenSSH client config file ("none" for none; default ~/.ssh/config)')
     .option('-o <Key=Value>', 'OpenSSH option (repeatable)', collect)
+    .option('-J <destination>', 'jump hosts: [user@]host[:port][,…] (ProxyJump)')
+    .option('-b <bind_address>', 'local address of the connection to the SSH server (BindAddress)')
+    .option('-4', 'IPv4 addresses only (AddressFamily inet)')
+    .option('-6', 'IPv6 addresses only (AddressFamily inet6)')
+    .option('-Q <query>', 'list supported algorithms: cipher, mac, kex or key')
     .option('-v', 'more logging (repeat for more)', (_v: string, prev: number) => prev + 1, 0)
     .option(
       '-L <spec>',
@@ -175,6 +186,10 @@ const PER_DESTINATION_FLAGS: [keyof RawOpts, string][] = [
   ['i', '-i'],
   ['F', '-F'],
   ['o', '-o'],
+  ['J', '-J'],
+  ['b', '-b'],
+  ['4', '-4'],
+  ['6', '-6'],
   ['L', '-L'],
   ['R', '-R'],
   ['g', '-g'],
@@ -286,6 +301,11 @@ function planDestination(
   if (o.l !== undefined) applyOption(ssh, 'User', o.l, '-l', home);
   for (const i of o.i) ssh.identityFiles.push(expandPath(i, home));
   const explicitIdentityCount = ssh.identityFiles.length;
+  if (o.J !== undefined) applyOption(ssh, 'ProxyJump', o.J, '-J', home);
+  if (o.b !== undefined) applyOption(ssh, 'BindAddress', o.b, '-b', home);
+  if (o['4'] && o['6']) throw new FtpfwdError('usage', '-4 and -6 exclude each other');
+  if (o['4']) applyOption(ssh, 'AddressFamily', 'inet', '-4', home);
+  if (o['6']) applyOption(ssh, 'AddressFamily', 'inet6', '-6', home);
   for (const arg of o.o) {
     const [k, v] = parseDashO(arg);
     applyOption(ssh, k, v, '-o', home);
@@ -311,14 +331,18 @@ function planDestination(
     applyOption(ssh, 'BatchMode', file.batchMode ? 'yes' : 'no', `${origin} batchMode`, home);
   for (const [k, v] of Object.entries(file.options ?? {})) applyOption(ssh, k, v, `${origin} options`, home);
 
-  let ignoredConfigKeys: string[] = [];
+  // What the command line and the file said, before ssh_config: jump hosts inherit part of it.
+  const cliSsh = structuredClone(ssh);
   const cfgPath = o.F ?? file.sshConfig;
-  if (cfgPath !== undefined) {
-    if (cfgPath !== 'none')
-      ignoredConfigKeys = applySshConfig(ssh, expandPath(cfgPath, home), dest.host, home).ignored;
-  } else if (existsSync(`${home}/.ssh/config`)) {
-    ignoredConfigKeys = applySshConfig(ssh, `${home}/.ssh/config`, dest.host, home).ignored;
-  }
+  const configFile =
+    cfgPath !== undefined
+      ? cfgPath === 'none'
+        ? undefined
+        : expandPath(cfgPath, home)
+      : existsSync(`${home}/.ssh/config`)
+        ? `${home}/.ssh/config`
+        : undefined;
+  const ignored = new Set(configFile ? applySshConfig(ssh, configFile, dest.host, home).ignored : []);
   const identitiesExplicit = ssh.identityFiles.length > 0 || explicitIdentityCount > 0;
   if (ssh.identityFiles.length === 0)
     for (const n of ['id_rsa', 'id_ecdsa', 'id_ed25519']) ssh.identityFiles.push(`${home}/.ssh/${n}`);
@@ -377,7 +401,10 @@ function planDestination(
     );
 
   const hostName = (ssh.hostName ?? dest.host).replace(/%h/g, dest.host);
-  const user = dest.user ?? ssh.user ?? env.USER ?? userInfo().username;
+  const localUser = env.USER ?? userInfo().username;
+  const user = dest.user ?? ssh.user ?? localUser;
+  const jumps = planJumps(ssh.proxy, { cli: cliSsh, configFile, home, localUser, ignored });
+  const ignoredConfigKeys = [...ignored];
   if (o.g || file.gatewayPorts) ssh.gatewayPorts ??= true;
   for (const f of forwardings) refuseOpenSftp(f, ssh.gatewayPorts ?? false, user);
   const plan: CliPlan = {
@@ -394,6 +421,7 @@ function planDestination(
     logFormat: 'text',
     ignoredConfigKeys,
     sftp,
+    jumps,
   };
   if (defaults.advertise !== undefined) plan.advertise = defaults.advertise;
   if (defaults.dataPorts !== undefined) plan.dataPorts = defaults.dataPorts;
@@ -415,6 +443,11 @@ function refuseOpenSftp(f: PlannedForward, gatewayPorts: boolean, user: string):
     'usage',
     `-L ${f.spec.bindAddress === undefined ? '' : `${f.spec.bindAddress}:`}${f.spec.bindPort} (sftp/) would listen on ${bind} with ${user}'s own SSH identity, for anyone who reaches it: give --sftp-login ssh (each FTP user logs in to SSH) or --sftp-login FILE (a password file of ftpfwd-sshd passwd)`,
   );
+}
+
+/** `-Q query` if the command line has one (`ftpfwd -Q cipher` lists and exits, as `ssh -Q`). */
+export function queryOf(argv: string[]): string | undefined {
+  return parseArgv(argv).o.Q;
 }
 
 /**

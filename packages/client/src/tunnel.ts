@@ -1,16 +1,21 @@
 import { EventEmitter } from 'node:events';
 import { homedir } from 'node:os';
 import { createPrompter, type Prompter } from '@ftpfwd/ftp-proxy/cli';
-import type { RekeyLimit } from '@ftpfwd/ftp-proxy/transport';
+import {
+  AlgorithmListError,
+  type AlgorithmSpecs,
+  type RekeyLimit,
+  resolveAlgorithms,
+} from '@ftpfwd/ftp-proxy/transport';
 import type { ForwardContext, FtpDataOptions } from './context.js';
 import { FtpfwdError, oneLine } from './errors.js';
 import { type ForwardDirection, type ForwardSpec, parseForwardSpec } from './forward-spec.js';
 import { LocalFtpForward, RemoteFtpForward } from './ftp-forward.js';
 import type { HostKeyPolicy } from './host-key-check.js';
-import { SshLink } from './link.js';
+import { type LinkOptions, SshLink } from './link.js';
 import { type Logger, silentLogger } from './logger.js';
 import { Metrics } from './metrics.js';
-import type { StrictHostKeyChecking } from './options.js';
+import type { AddressFamily, StrictHostKeyChecking } from './options.js';
 import { LocalSftpForward, type SftpForwardOptions } from './sftp-forward.js';
 import { type ActiveForward, LocalTcpForward, RemoteTcpForward } from './tcp-forward.js';
 
@@ -50,6 +55,26 @@ export interface TunnelOptions {
   ftp?: Partial<FtpDataOptions>;
   /** How `sftp/` forwardings check FTP logins and whether they jail paths (default: tunnel, no jail). */
   sftp?: SftpForwardOptions;
+  /** IdentitiesOnly: of the agent's keys only those of `identityFiles` (OpenSSH's meaning). */
+  identitiesOnly?: boolean;
+  /** ProxyCommand (`%h %p %r %n %%`): the connection is this program's stdin and stdout. */
+  proxyCommand?: string;
+  /** %n of the ProxyCommand: the host as the user wrote it (default `host`). */
+  originalHost?: string;
+  /** BindAddress: where the TCP connection comes from. */
+  bindAddress?: string;
+  /** AddressFamily: `inet` (IPv4 only), `inet6` (IPv6 only) or `any` (default). */
+  addressFamily?: AddressFamily;
+  /** ConnectionAttempts: TCP connects tried, a second apart (default 1). */
+  connectionAttempts?: number;
+  /** Ciphers, KexAlgorithms, MACs, HostKeyAlgorithms, PubkeyAcceptedAlgorithms (OpenSSH lists). */
+  algorithms?: AlgorithmSpecs;
+  /**
+   * ProxyJump: the jump hosts, first first, each with its own settings (host, port, username,
+   * known_hosts, identities, keepalive, algorithms; the first one's ProxyCommand/BindAddress too).
+   * Their own `jumps`, forwarding and reconnect settings are not used.
+   */
+  jumps?: TunnelOptions[];
   logger?: Logger;
   metrics?: Metrics;
 }
@@ -171,10 +196,8 @@ function defaultKnownHosts(home: string): string[] {
   return [`${home}/.ssh/known_hosts`, `${home}/.ssh/known_hosts2`];
 }
 
-/** Connects and authenticates; rejects with an FtpfwdError (host key, auth, connect). */
-export async function connect(opts: TunnelOptions): Promise<Tunnel> {
-  const logger = opts.logger ?? silentLogger();
-  const metrics = opts.metrics ?? new Metrics();
+/** One SSH connection's settings (the server's, or a jump host's) as the link takes them. */
+function linkOptionsOf(opts: TunnelOptions, logger: Logger): LinkOptions {
   const home = homedir();
   const batchMode = opts.batchMode ?? false;
   const basePrompter = opts.prompter ?? createPrompter({ batchMode });
@@ -201,7 +224,16 @@ export async function connect(opts: TunnelOptions): Promise<Tunnel> {
     onAdded: (m) => logger.warn(m),
   };
   const agent = opts.agent === false ? undefined : (opts.agent ?? process.env.SSH_AUTH_SOCK ?? undefined);
-  const link = new SshLink({
+  let algorithms: LinkOptions['algorithms'];
+  try {
+    algorithms = resolveAlgorithms(opts.algorithms ?? {});
+  } catch (err) {
+    if (err instanceof AlgorithmListError) throw new FtpfwdError('config', err.message);
+    throw err;
+  }
+  for (const skipped of algorithms.skipped) logger.warn(`${skipped}: left out`);
+  const family = opts.addressFamily === 'inet' ? 4 : opts.addressFamily === 'inet6' ? 6 : 0;
+  return {
     host: opts.host,
     port,
     username: opts.username,
@@ -210,6 +242,7 @@ export async function connect(opts: TunnelOptions): Promise<Tunnel> {
       agent: agent || undefined,
       identityFiles: opts.identityFiles ?? [],
       identitiesExplicit: opts.identitiesExplicit ?? true,
+      identitiesOnly: opts.identitiesOnly ?? false,
       pubkey: opts.pubkeyAuthentication ?? true,
       password: opts.passwordAuthentication ?? true,
       keyboardInteractive: opts.kbdInteractiveAuthentication ?? true,
@@ -221,10 +254,30 @@ export async function connect(opts: TunnelOptions): Promise<Tunnel> {
     keepaliveIntervalMs: opts.serverAliveIntervalMs ?? 0,
     keepaliveCountMax: opts.serverAliveCountMax ?? 3,
     rekeyLimit: opts.rekeyLimit ?? {},
+    reconnect: false,
+    route: {
+      ...(opts.proxyCommand !== undefined ? { proxyCommand: opts.proxyCommand } : {}),
+      originalHost: opts.originalHost ?? opts.host,
+      ...(opts.bindAddress !== undefined ? { bindAddress: opts.bindAddress } : {}),
+      family,
+      connectionAttempts: opts.connectionAttempts ?? 1,
+    },
+    algorithms,
+    logger,
+  };
+}
+
+/** Connects and authenticates; rejects with an FtpfwdError (host key, auth, connect). */
+export async function connect(opts: TunnelOptions): Promise<Tunnel> {
+  const logger = opts.logger ?? silentLogger();
+  const metrics = opts.metrics ?? new Metrics();
+  const base = linkOptionsOf(opts, logger);
+  const link = new SshLink({
+    ...base,
+    jumps: (opts.jumps ?? []).map((j) => linkOptionsOf(j, logger)),
     reconnect: opts.reconnect ?? true,
     reconnectInitialDelayMs: opts.reconnectInitialDelayMs,
     reconnectMaxDelayMs: opts.reconnectMaxDelayMs,
-    logger,
   });
   let seq = 0;
   const ctx: ForwardContext = {
