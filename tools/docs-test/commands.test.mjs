@@ -233,7 +233,7 @@ async function checkFtpfwd(args, sb) {
   const run = await startUntil(process.execPath, [FTPFWD, ...live], {
     env: sb.env,
     cwd: sb.cwd,
-    ready: (out) => (out.match(/"msg":"(?:ftp|tcp)[^"]* via [^"]*"/g) ?? []).length >= want,
+    ready: (out) => (out.match(/"msg":"(?:ftp|tcp|sftp)[^"]* via [^"]*"/g) ?? []).length >= want,
   });
   assert.equal(await run.stop(), 0, `ftpfwd did not exit 0 on SIGTERM:\n${run.output}`);
 }

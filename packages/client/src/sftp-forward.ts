@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { normalizeAddress } from '@ftpfwd/ftp-proxy';
+import { readPasswordFile } from '@ftpfwd/ftp-proxy/cli';
 import type { ForwardContext } from './context.js';
 import { FtpfwdError, oneLine } from './errors.js';
 import { ALL_INTERFACES, type ForwardSpec, localBindAddress } from './forward-spec.js';
@@ -70,6 +71,7 @@ export class LocalSftpForward implements ActiveForward {
         'usage',
         `sftp/ on ${hostPort(host, this.spec.bindPort)} with the tunnel's own SSH identity would let anyone who reaches the port use ${this.ctx.link.opts.username}'s SSH account: give --sftp-login ssh (each FTP user logs in to SSH) or --sftp-login FILE (a password file of ftpfwd-sshd passwd)`,
       );
+    if (typeof this.login === 'object') await this.checkPasswordFile(this.login.passwordFile);
     const { ftp } = this.ctx;
     const start = (listenHost: string) =>
       startSftpBridge({
@@ -94,6 +96,27 @@ export class LocalSftpForward implements ActiveForward {
       throw err;
     }
     this.listen = this.bridge.listen;
+  }
+
+  /**
+   * A password file that cannot be read, or holds no user, would refuse every login: say so at
+   * start. It is read again at each login, so users added later log in without a restart.
+   */
+  private async checkPasswordFile(path: string): Promise<void> {
+    let file: Awaited<ReturnType<typeof readPasswordFile>>;
+    try {
+      file = await readPasswordFile(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : oneLine(err);
+      throw new FtpfwdError('config', `--sftp-login ${path}: cannot read it: ${why}`);
+    }
+    for (const p of file.problems) this.ctx.logger.warn(`--sftp-login ${path} line ${p.line}: ${p.message}`);
+    if (file.entries.size === 0)
+      throw new FtpfwdError(
+        'config',
+        `--sftp-login ${path}: no usable user in it (add one with: ftpfwd-sshd passwd --file ${path} USER)`,
+      );
   }
 
   /** One SFTP session per FTP login: a channel on the tunnel, or a connection of the FTP user's own. */

@@ -3,11 +3,12 @@
  * authorized keys (and their from=/expiry-time= options), passwords through the bounded checker,
  * the per-connection try limit, and a penalty for each failed check as it happens.
  */
+
+import { verifyPassword } from '@ftpfwd/ftp-proxy/cli';
 import type { Logger } from 'pino';
 import type { AuthContext, PublicKeyAuthContext } from 'ssh2';
 import type { AuthorizedKey, KeyRestrictions } from './authorized-keys.js';
 import type { PasswordChecks } from './password-checks.js';
-import { verifyPassword } from './passwords.js';
 import type { SourcePenalties } from './penalties.js';
 import type { AuthEvent, ResolvedServerOptions, UserEntry } from './types.js';
 

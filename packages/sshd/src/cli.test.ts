@@ -6,8 +6,8 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parsePasswordFile, verifyPassword } from '@ftpfwd/ftp-proxy/cli';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parsePasswordFile, verifyPassword } from './passwords.js';
 import {
   echoRoundTrip,
   freePort,
@@ -99,6 +99,16 @@ describe('ftpfwd-sshd keygen and passwd', () => {
     const empty = cli(['passwd', '--file', file, 'carol'], { input: '\n' });
     expect(await empty.exited).toBe(2);
     expect(empty.err()).toMatch(/empty/);
+  });
+
+  it('passwd into a directory that does not exist says so in one line, and leaves nothing behind', async () => {
+    const file = join(dir, 'missing', 'passwords');
+    const run = cli(['passwd', '--file', file, 'alice'], { input: 'pw\n' });
+    expect(await run.exited).not.toBe(0);
+    expect(run.err()).toBe(
+      `ftpfwd-sshd: passwd: cannot write ${file}: no directory ${dirname(file)}; nothing changed\n`,
+    );
+    expect(existsSync(dirname(file))).toBe(false);
   });
 });
 

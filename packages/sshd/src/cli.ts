@@ -2,14 +2,14 @@
  * `ftpfwd-sshd`: run the server, or `keygen` / `passwd`. Errors a user can hit are printed as one
  * line on stderr with a non-zero exit status; logs are pino JSON on stderr.
  */
-import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { createPrompter } from '@ftpfwd/ftp-proxy/cli';
+import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { createPrompter, hashPassword, isValidUserName, setPasswordLine } from '@ftpfwd/ftp-proxy/cli';
 import { applyGcPacingEnv, applyPacketPoolEnv } from '@ftpfwd/ftp-proxy/transport';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import pino, { type Level, type Logger } from 'pino';
 import { SshdError } from './errors.js';
 import { type KeyKind, writeNewKey } from './host-keys.js';
-import { hashPassword, isValidUserName, setPasswordLine } from './passwords.js';
 import { createSshServer } from './server.js';
 import { buildServerOptions, type CliFlags, loadConfig } from './setup.js';
 
@@ -125,9 +125,21 @@ async function passwd(file: string, user: string): Promise<void> {
   }
   const hash = await hashPassword(password);
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, setPasswordLine(text, user, hash), { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, file);
+  try {
+    writeFileSync(tmp, setPasswordLine(text, user, hash), { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    const e = err as NodeJS.ErrnoException;
+    const why =
+      e.code === 'ENOENT'
+        ? `no directory ${dirname(file)}`
+        : e.code === 'EACCES'
+          ? 'permission denied'
+          : e.message;
+    throw new SshdError('password-file', `passwd: cannot write ${file}: ${why}; nothing changed`);
+  }
   process.stderr.write(`password for ${user} set in ${file}\n`);
 }
 

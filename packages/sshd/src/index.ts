@@ -1,4 +1,14 @@
 export {
+  DEFAULT_SCRYPT,
+  formatPasswordHash,
+  hashPassword,
+  type PasswordHash,
+  parsePasswordFile,
+  parsePasswordHash,
+  setPasswordLine,
+  verifyPassword,
+} from '@ftpfwd/ftp-proxy/cli';
+export {
   type AuthorizedKey,
   type AuthorizedKeysResult,
   type KeyRestrictions,
@@ -23,16 +33,6 @@ export {
 export { type AddressPatternList, parseAddressPatterns } from './host-patterns.js';
 export { type NetBlockSize, netblockOf, parseNetBlockSize } from './netblock.js';
 export { type CheckResult, DEFAULT_PASSWORD_CHECKS, PasswordChecks } from './password-checks.js';
-export {
-  DEFAULT_SCRYPT,
-  formatPasswordHash,
-  hashPassword,
-  type PasswordHash,
-  parsePasswordFile,
-  parsePasswordHash,
-  setPasswordLine,
-  verifyPassword,
-} from './passwords.js';
 export { DEFAULT_PENALTIES, type PenaltyKind, type PenaltyOptions, SourcePenalties } from './penalties.js';
 export {
   type AllowTcpForwarding,

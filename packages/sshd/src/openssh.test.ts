@@ -4,9 +4,9 @@
  */
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { hashPassword } from '@ftpfwd/ftp-proxy/cli';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SESSION_REFUSED_MESSAGE } from './connection.js';
-import { hashPassword } from './passwords.js';
 import { parsePermitListenList, parsePermitOpenList } from './policy.js';
 import {
   echoRoundTrip,

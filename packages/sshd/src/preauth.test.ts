@@ -4,10 +4,10 @@
  * the attacker holds, the user logs in; password floods run only a bounded number of checks.
  */
 import { connect as netConnect, type Socket } from 'node:net';
+import { hashPassword } from '@ftpfwd/ftp-proxy/cli';
 import ssh2 from 'ssh2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fingerprintOf, loadHostKey } from './host-keys.js';
-import { hashPassword } from './passwords.js';
 import {
   pubLine,
   Scope,

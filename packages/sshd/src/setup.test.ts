@@ -3,11 +3,11 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { formatPasswordHash, hashPassword } from '@ftpfwd/ftp-proxy/cli';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfigFile } from './config.js';
 import { SESSION_REFUSED_MESSAGE } from './connection.js';
-import { formatPasswordHash, hashPassword } from './passwords.js';
 import { buildServerOptions, parseListen } from './setup.js';
 import {
   echoRoundTrip,

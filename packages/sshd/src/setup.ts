@@ -4,13 +4,13 @@
  * logged with its file and line number — never dropped.
  */
 import { readFileSync } from 'node:fs';
+import { type PasswordHash, parsePasswordFile, parsePasswordHash } from '@ftpfwd/ftp-proxy/cli';
 import type { AlgorithmSpecs } from '@ftpfwd/ftp-proxy/transport';
 import type { Logger } from 'pino';
 import { type AuthorizedKey, parseAuthorizedKeys } from './authorized-keys.js';
 import { type ConfigFile, loadConfigFile } from './config.js';
 import { SshdError } from './errors.js';
 import { defaultStateDir, type HostKey, loadHostKey, loadOrCreateStateKey } from './host-keys.js';
-import { type PasswordHash, parsePasswordFile, parsePasswordHash } from './passwords.js';
 import {
   parseAllowTcpForwarding,
   parseGatewayPorts,

@@ -1,11 +1,12 @@
 /** Options, limits and events of the SSH server (library API). */
+
+import type { PasswordHash } from '@ftpfwd/ftp-proxy/cli';
 import type { AlgorithmKind, AlgorithmSpecs, RekeyLimit } from '@ftpfwd/ftp-proxy/transport';
 import type { Logger } from 'pino';
 import type { AuthorizedKey } from './authorized-keys.js';
 import type { HostKey } from './host-keys.js';
 import type { NetBlockSize } from './netblock.js';
 import type { PasswordCheckOptions } from './password-checks.js';
-import type { PasswordHash } from './passwords.js';
 import type { PenaltyOptions } from './penalties.js';
 import type { AllowTcpForwarding, GatewayPorts, PermitListenRule, PermitOpenRule } from './policy.js';
 import type { MaxStartups } from './startups.js';

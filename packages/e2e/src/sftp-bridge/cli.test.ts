@@ -141,6 +141,36 @@ describe('refusals at start', () => {
     expect(probe.code).toBe(7); // curl: could not connect
   });
 
+  it('--sftp-login FILE that is missing or holds no user: exit 255 naming the file, nothing listens', async () => {
+    const empty = join(tempDir(c), 'empty.passwd');
+    writeFileSync(empty, '# nobody yet\nbroken line\n');
+    for (const [file, why] of [
+      [join(home, 'missing.passwd'), 'cannot read it: no such file'],
+      [empty, 'no usable user in it (add one with: ftpfwd-sshd passwd --file'],
+    ] as const) {
+      const port = await freePort();
+      const r = await run(
+        process.execPath,
+        [
+          join(REPO, 'packages/client/bin/ftpfwd.js'),
+          ...sshArgs(),
+          '-o',
+          'ExitOnForwardFailure=yes',
+          '-g',
+          '-L',
+          `sftp/${port}`,
+          '--sftp-login',
+          file,
+          `${sshd.user}@127.0.0.1`,
+        ],
+        { env: cleanEnv(home), timeoutMs: 30_000 },
+      );
+      expect(r.code, r.stderr).toBe(255);
+      expect(r.stderr).toContain(`--sftp-login ${file}: ${why}`);
+      expect((await curl([`ftp://127.0.0.1:${port}/`])).code).toBe(7);
+    }
+  });
+
   it('-R sftp/: exit 255 saying it is -L only', async () => {
     const r = await run(
       process.execPath,

@@ -7,7 +7,7 @@ import {
   parsePasswordHash,
   setPasswordLine,
   verifyPassword,
-} from './passwords.js';
+} from './password-file.js';
 
 // Cheap parameters keep the suite fast; the default cost is covered once below.
 const FAST = { ln: 10, r: 8, p: 1 };

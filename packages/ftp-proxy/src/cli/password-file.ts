@@ -1,11 +1,20 @@
 /**
  * The password file: one `user:$scrypt$ln=N,r=R,p=P$salt$hash` line per user (salt and hash in
- * unpadded base64), `#` comments allowed. Written by `ftpfwd-sshd passwd`. Verification is
- * constant-time and costs one scrypt run even for unknown users, so timing does not tell which
- * user names exist.
+ * unpadded base64), `#` comments allowed. Written by `ftpfwd-sshd passwd`; read by ftpfwd-sshd for
+ * SSH logins and by ftpfwd's `sftp/` forwardings for FTP logins (`--sftp-login FILE`): one format,
+ * here. Verification is constant-time and costs one scrypt run even for unknown users, so timing
+ * does not tell which user names exist.
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
-import { excerpt, type LineProblem } from './errors.js';
+import { readFile } from 'node:fs/promises';
+import { excerpt } from '../engine/errors.js';
+
+/** A line of a file that could not be used, and why. */
+export interface LineProblem {
+  /** 1-based line number. */
+  line: number;
+  message: string;
+}
 
 export interface ScryptParams {
   /** log2 of the CPU/memory cost N. */
@@ -119,6 +128,11 @@ export function parsePasswordFile(text: string): PasswordFileResult {
     }
   });
   return { entries, problems };
+}
+
+/** Reads and parses a password file (I/O errors are thrown as they are). */
+export async function readPasswordFile(path: string): Promise<PasswordFileResult> {
+  return parsePasswordFile(await readFile(path, 'utf8'));
 }
 
 export function isValidUserName(user: string): boolean {

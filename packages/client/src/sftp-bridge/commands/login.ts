@@ -1,6 +1,6 @@
 /** USER, PASS, ACCT: the three login modes of SftpBridgeOptions.login. */
 
-import { readPasswordFile, verifyLogin } from '../passwords.js';
+import { readPasswordFile, verifyPassword } from '@ftpfwd/ftp-proxy/cli';
 import type { FtpSession } from '../session.js';
 import { SftpLoginError, type SftpSession } from '../types.js';
 import type { CommandTable } from './spec.js';
@@ -34,7 +34,9 @@ async function pass(s: FtpSession, password: string): Promise<void> {
   if (typeof login === 'object') {
     let ok = false;
     try {
-      ok = await verifyLogin(await readPasswordFile(login.passwordFile), user, password);
+      // read at every login: a user added with `ftpfwd-sshd passwd` can log in without a restart
+      const file = await readPasswordFile(login.passwordFile);
+      ok = await verifyPassword(password, file.entries.get(user));
     } catch (err) {
       s.log.error(
         { session: s.id, file: login.passwordFile, err: (err as Error).message },
