@@ -1,20 +1,14 @@
 /**
- * vitest globalSetup for the e2e suite: makes a container engine available (tools/container-engine),
- * exports its environment to the test workers, compiles the in-container agent and builds the base
- * image once, before any test file starts.
+ * vitest globalSetup for the e2e suite: compiles the in-container agent, then bootstraps the engine
+ * (bootstrap.ts: container engine, environment exported to the test workers, orphans removed, base
+ * image built) once, before any test file starts.
  */
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureEngine } from './engine.js';
-import { ensureImage } from './image.js';
-import { removeOrphans } from './topology.js';
+import { bootstrapEngine } from './bootstrap.js';
 
 export default async function setup(): Promise<void> {
-  const env = ensureEngine();
-  console.error(
-    `e2e: container engine ${env.DOCKER_HOST}${env.CONTAINERS_CONF ? ` (CONTAINERS_CONF=${env.CONTAINERS_CONF})` : ''}`,
-  );
   // The agent runs inside containers from dist/; compile it so a plain `vitest run` never uses a stale one.
   const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
   execFileSync(
@@ -28,8 +22,11 @@ export default async function setup(): Promise<void> {
       stdio: 'inherit',
     },
   );
-  const orphans = await removeOrphans();
-  if (orphans > 0) console.error(`e2e: removed ${orphans} topologies left behind by killed runs`);
-  const image = await ensureImage();
-  console.error(`e2e: image ${image.name}`);
+  const b = await bootstrapEngine();
+  console.error(
+    `e2e: container engine ${b.dockerHost}${b.containersConf ? ` (CONTAINERS_CONF=${b.containersConf})` : ''}`,
+  );
+  if (b.orphansRemoved > 0)
+    console.error(`e2e: removed ${b.orphansRemoved} topologies left behind by killed runs`);
+  console.error(`e2e: image ${b.image}`);
 }

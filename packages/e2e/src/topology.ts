@@ -70,6 +70,9 @@ export interface NatGatewayOptions {
   wan: TopologyNetwork;
   /** Capture every packet on the WAN side with tcpdump into `<capture dir>/<name>-wan.pcap`. */
   captureWan?: boolean;
+  /** Fixed addresses on each side (default: the next free ones). */
+  lanAddress?: string;
+  wanAddress?: string;
 }
 
 /** Thrown when a host does not print what the test waits for; the message carries that host's log tail. */
@@ -262,9 +265,13 @@ export class Topology {
   /**
    * A new network. Internal (the engine routes nothing in or out of it), its subnet taken by the engine
    * from the documentation-range pools of the project's containers.conf (198.51.100.0/24, 203.0.113.0/24
-   * in /27s); a subnet outside the documentation ranges is refused.
+   * in /27s), or `subnet` when given; a subnet outside the documentation ranges is refused.
    */
-  async network(name: string): Promise<TopologyNetwork> {
+  async network(name: string, subnet?: Ipv4Subnet): Promise<TopologyNetwork> {
+    if (subnet && !subnet.isDocumentationRange())
+      throw new Error(
+        `network ${name}: ${subnet} is outside the documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24)`,
+      );
     ensureEngineOnce();
     const client = await getContainerRuntimeClient();
     const fullName = `ftpfwd-e2e-${this.id}-${name}`;
@@ -276,17 +283,17 @@ export class Topology {
         Labels: { [TOPOLOGY_LABEL]: this.id, [OWNER_LABEL]: OWNER },
         ...(subnet ? { IPAM: { Driver: 'default', Config: [{ Subnet: subnet }] } } : {}),
       });
-    let net = await create();
-    let subnet = await subnetOf(net);
-    if (!subnet.isDocumentationRange()) {
+    let net = await create(subnet?.toString());
+    let got = await subnetOf(net);
+    if (!got.isDocumentationRange()) {
       // An engine without the project's containers.conf (e.g. Docker) allocated from its own pools:
       // take a free /27 of the documentation ranges explicitly instead.
       await net.remove();
       const free = await freeDocumentationSubnet();
       net = await create(free.toString());
-      subnet = await subnetOf(net);
+      got = await subnetOf(net);
     }
-    const handle = { name: fullName, subnet };
+    const handle = { name: fullName, subnet: got };
     this.networks.push(handle);
     return handle;
   }
@@ -301,6 +308,13 @@ export class Topology {
       }
     }
     throw new Error(`network ${net.name} (${net.subnet}) has no free address left`);
+  }
+
+  /** The address allocate() would hand out next, without taking it. */
+  private peekFree(net: TopologyNetwork): string {
+    const a = this.allocate(net);
+    this.used.delete(a);
+    return a;
   }
 
   /** Takes a fixed address (one a test chose, e.g. `net.subnet.host(20)`); refuses one taken twice. */
@@ -367,11 +381,9 @@ export class Topology {
    * `captureWan`, tcpdump records its WAN side into `wanCapture` (see pcap.ts to read it).
    */
   async natGateway(opts: NatGatewayOptions): Promise<NatGateway> {
-    const lanAddr = this.allocate(opts.lan);
-    const wanAddr = this.allocate(opts.wan);
-    // host() below claims them again.
-    this.used.delete(lanAddr);
-    this.used.delete(wanAddr);
+    // host() below claims them.
+    const lanAddr = opts.lanAddress ?? this.peekFree(opts.lan);
+    const wanAddr = opts.wanAddress ?? this.peekFree(opts.wan);
     const capture = join(this.captureDir, `${opts.name}-wan.pcap`);
     const background: BackgroundCommand[] = opts.captureWan
       ? [
@@ -442,6 +454,11 @@ export class Topology {
     const p = join(this.dir(dir), name);
     writeFileSync(p, content, { mode });
     return p;
+  }
+
+  /** Each host's log so far, by host name (also of a host whose start failed). */
+  hostLogs(): Map<string, string> {
+    return new Map(this.hosts.map((h) => [h.name, h.logs()]));
   }
 
   /** Every host's log, each under a header: what to print when a test failed. */

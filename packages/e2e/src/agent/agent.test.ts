@@ -39,9 +39,31 @@ describe('agent', () => {
     expect(lines.indexOf(`${MARK.ready}bg`)).toBeLessThan(lines.indexOf(MARK.up));
     expect(lines).toContain('[bg] warming');
     expect(steps(lines)).toEqual([
-      { name: 'ok', code: 0, signal: null, stdout: 'out\n', stderr: 'err\n' },
-      { name: 'bad', code: 3, signal: null, stdout: '', stderr: '' },
+      {
+        name: 'ok',
+        code: 0,
+        signal: null,
+        stdout: 'out\n',
+        stderr: 'err\n',
+        startedAt: expect.any(Number),
+        ms: expect.any(Number),
+      },
+      {
+        name: 'bad',
+        code: 3,
+        signal: null,
+        stdout: '',
+        stderr: '',
+        startedAt: expect.any(Number),
+        ms: expect.any(Number),
+      },
     ]);
+    // Each step is announced when it starts, before its report.
+    expect(lines.indexOf(`${MARK.start}ok`)).toBeLessThan(
+      lines.findIndex((l) => l.startsWith(`${MARK.step}{"name":"ok"`)),
+    );
+    const [ok, bad] = steps(lines) as [StepReport, StepReport];
+    expect(bad.startedAt).toBeGreaterThanOrEqual(ok.startedAt + ok.ms);
     expect(lines).toContain(MARK.done);
   });
 

@@ -70,7 +70,10 @@ function start(c: AgentCommand): ChildProcess {
 }
 
 function run(c: AgentStep): Promise<StepReport> {
-  return new Promise((done) => {
+  const startedAt = Date.now();
+  return new Promise((resolve) => {
+    const done = (r: Omit<StepReport, 'startedAt' | 'ms'>) =>
+      resolve({ ...r, startedAt, ms: Date.now() - startedAt });
     let stdout = '';
     let stderr = '';
     let child: ChildProcess;
@@ -166,16 +169,20 @@ async function main(plan: AgentPlan): Promise<void> {
   }
   const steps = (plan.steps ?? []).map(resolveCommand);
   const report = (r: StepReport) => out(`${MARK.step}${JSON.stringify(r)}`);
+  const runStep = (s: AgentStep) => {
+    out(`${MARK.start}${s.name}`);
+    return run(s);
+  };
   if (plan.concurrentSteps) {
     const groups = new Map<string, AgentStep[]>();
     for (const s of steps) groups.set(s.group ?? s.name, [...(groups.get(s.group ?? s.name) ?? []), s]);
     await Promise.all(
       [...groups.values()].map(async (g) => {
-        for (const s of g) report(await run(s));
+        for (const s of g) report(await runStep(s));
       }),
     );
   } else {
-    for (const s of steps) report(await run(s));
+    for (const s of steps) report(await runStep(s));
   }
   out(MARK.done);
   const stayUp = plan.stayUp ?? ((plan.background?.length ?? 0) > 0 && steps.length === 0);

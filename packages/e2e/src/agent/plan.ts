@@ -42,18 +42,23 @@ export interface AgentPlan {
   stayUp?: boolean;
 }
 
-/** One line per finished step on stdout: `E2E-STEP {json}`. */
+/** One line per finished step on stdout: `E2E-STEP {json}` (and `E2E-START name` when it starts). */
 export interface StepReport {
   name: string;
   code: number | null;
   signal: string | null;
   stdout: string;
   stderr: string;
+  /** When the step started (ms since the epoch, the container's clock) and how long it ran. */
+  startedAt: number;
+  ms: number;
 }
 
 export const MARK = {
   up: 'E2E-UP',
   step: 'E2E-STEP ',
+  /** `E2E-START <name>` when a step starts, so a watcher can show which steps are running. */
+  start: 'E2E-START ',
   done: 'E2E-DONE',
   failed: 'E2E-FAILED ',
   ready: 'E2E-READY ',
