@@ -107,10 +107,10 @@ export class SshLink extends EventEmitter {
     return this.client !== undefined;
   }
 
-  /** `host:port`, for logs (`host:port via jump:22` through jump hosts). */
+  /** `host:port`, for logs; `host:port (jump j1:22, j2:22)` through jump hosts. */
   get label(): string {
     const via = (this.opts.jumps ?? []).map(hostLabel);
-    return via.length ? `${hostLabel(this.opts)} via ${via.join(',')}` : hostLabel(this.opts);
+    return via.length ? `${hostLabel(this.opts)} (jump ${via.join(', ')})` : hostLabel(this.opts);
   }
 
   /** First connection: resolves when authenticated, rejects with a typed error. */
@@ -539,11 +539,11 @@ export class SshLink extends EventEmitter {
         if (noMatch) return fail(noMatch);
         if (err.level === 'client-timeout')
           return fail(new FtpfwdError('connect-failed', `SSH handshake with ${label} timed out`));
-        const why = transport.failure();
+        // A ProxyCommand's exit or a lost jump host says more than ssh2's "connection lost".
         fail(
           new FtpfwdError(
             'connect-failed',
-            `SSH connection to ${label} failed: ${why ? `${why} (${oneLine(err)})` : oneLine(err)}`,
+            `SSH connection to ${label} failed: ${transport.failure() ?? oneLine(err)}`,
           ),
         );
       });

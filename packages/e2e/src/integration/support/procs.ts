@@ -81,13 +81,13 @@ export async function stablePort(): Promise<number> {
 }
 
 /** Waits until `proc` listens on `port`; fails at once (with its output) if it exits instead. */
-export async function waitListening(proc: Proc, port: number): Promise<void> {
+export async function waitListening(proc: Proc, port: number, host = '127.0.0.1'): Promise<void> {
   const died = proc.exited.then((code) => {
     throw new Error(
       `${proc.child.spawnfile} exited (${code}) before listening on ${port}: ${proc.output().slice(-500)}`,
     );
   });
-  await Promise.race([waitPort(port), died]);
+  await Promise.race([waitPort(port, host), died]);
 }
 
 export async function waitPort(port: number, host = '127.0.0.1', timeoutMs = 20_000): Promise<void> {
@@ -265,7 +265,12 @@ function killQuietly(pid: number): void {
   }
 }
 
-export async function startOpenSshd(c: Cleanup, extraConfig: string[] = []): Promise<OpenSshd> {
+export async function startOpenSshd(
+  c: Cleanup,
+  extraConfig: string[] = [],
+  opts: { listenAddress?: string } = {},
+): Promise<OpenSshd> {
+  const listen = opts.listenAddress ?? '127.0.0.1';
   const dir = tempDir(c, 'ftpfwd-sshd-');
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const host = keygen(join(dir, 'hostkey'));
@@ -275,7 +280,7 @@ export async function startOpenSshd(c: Cleanup, extraConfig: string[] = []): Pro
   const config = [
     ...extraConfig, // first value wins in sshd_config
     `Port ${port}`,
-    'ListenAddress 127.0.0.1',
+    `ListenAddress ${listen.includes(':') ? `[${listen}]` : listen}`,
     `HostKey ${join(dir, 'hostkey')}`,
     'PidFile none',
     'UsePAM no',
@@ -289,7 +294,7 @@ export async function startOpenSshd(c: Cleanup, extraConfig: string[] = []): Pro
   ];
   writeFileSync(join(dir, 'sshd_config'), `${config.join('\n')}\n`);
   const knownHosts = join(dir, 'known_hosts');
-  writeFileSync(knownHosts, `[127.0.0.1]:${port} ${host.pub.split(' ').slice(0, 2).join(' ')}\n`);
+  writeFileSync(knownHosts, `[${listen}]:${port} ${host.pub.split(' ').slice(0, 2).join(' ')}\n`);
   let proc: Proc | undefined;
   const sshd: OpenSshd = {
     port,
@@ -304,7 +309,7 @@ export async function startOpenSshd(c: Cleanup, extraConfig: string[] = []): Pro
       c.add(() => {
         if (p.child.pid) for (const pid of childPids(p.child.pid)) killQuietly(pid);
       });
-      await waitListening(p, port);
+      await waitListening(p, port, listen);
     },
     log: () => proc?.output() ?? '',
     pid: () => proc?.child.pid,
