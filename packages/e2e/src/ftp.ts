@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AgentStep, BackgroundCommand } from './agent/plan.js';
+import type { AgentCommand, AgentStep, BackgroundCommand } from './agent/plan.js';
 import { workspaceRoot } from './engine.js';
 
 export const MiB = 1024 * 1024;
@@ -137,6 +137,55 @@ export function ftpfwdSshd(keys: SshKeys, extra: string[] = [], listen = '0.0.0.
   };
 }
 
+/**
+ * OpenSSH's sshd (the host's /usr/sbin/sshd) as an SSH-only server: root by the key of
+ * writeSshKeys, SFTP by internal-sftp, no forwarding of any kind, so what reaches the files went
+ * through SFTP. `configDir` is mounted at /config and gets the sshd_config. The scratch image has
+ * no privilege-separation user or directory: the setup commands add both.
+ */
+export function openSshd(
+  keys: SshKeys,
+  configDir: string,
+  port = 2222,
+): { setup: AgentCommand[]; background: BackgroundCommand } {
+  const config = [
+    `Port ${port}`,
+    'ListenAddress 0.0.0.0',
+    `HostKey ${keys.hostKey}`,
+    `AuthorizedKeysFile ${keys.authorizedKeys}`,
+    'PidFile none',
+    'UsePAM no',
+    'StrictModes no',
+    'PermitRootLogin prohibit-password',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'AllowTcpForwarding no',
+    'AllowStreamLocalForwarding no',
+    'PermitTunnel no',
+    'X11Forwarding no',
+    'Subsystem sftp internal-sftp',
+    'LogLevel VERBOSE',
+  ];
+  writeFileSync(join(configDir, 'sshd_config'), `${config.join('\n')}\n`);
+  return {
+    setup: [
+      {
+        name: 'privsep',
+        argv: [
+          'sh',
+          '-c',
+          'grep -q "^sshd:" /etc/passwd || echo "sshd:x:104:65534::/run/sshd:/usr/sbin/nologin" >> /etc/passwd; mkdir -p /run/sshd && chmod 755 /run/sshd',
+        ],
+      },
+    ],
+    background: {
+      name: 'openssh',
+      argv: ['/usr/sbin/sshd', '-D', '-e', '-f', '/config/sshd_config'],
+      ready: 'Server listening on 0\\.0\\.0\\.0',
+    },
+  };
+}
+
 /** What ftpfwd-sshd prints once it listens (issue 3: addresses and fingerprints at start-up). */
 export const SSHD_READY = 'listening on';
 
@@ -147,7 +196,7 @@ export const SSHD_READY = 'listening on';
  */
 export function ftpfwd(
   keys: SshKeys,
-  opts: { server: string; port?: number; forwards: string[]; extra?: string[]; name?: string },
+  opts: { server: string; port?: number; forwards: string[]; extra?: string[]; name?: string; user?: string },
 ): BackgroundCommand {
   const fwd = opts.forwards.flatMap((f) => (f.startsWith('-') ? [f] : ['-L', f]));
   return {
@@ -167,7 +216,7 @@ export function ftpfwd(
       'BatchMode=yes',
       ...fwd,
       ...(opts.extra ?? []),
-      `e2e@${opts.server}`,
+      `${opts.user ?? 'e2e'}@${opts.server}`,
     ],
     ready: FTPFWD_READY,
   };
@@ -280,10 +329,13 @@ export function basicFtpStep(o: {
   download: string;
   upload: string;
   outDir?: string;
+  /** Default anonymous. */
+  login?: { user: string; password: string };
 }): AgentStep {
   const script = join(workspaceRoot(), 'packages', 'e2e', 'dist', 'tools', 'basic-ftp-run.js');
   return {
     name: `${o.tag}-basic-ftp`,
+    ...(o.login ? { env: { FTP_USER: o.login.user, FTP_PASSWORD: o.login.password } } : {}),
     argv: [
       'node',
       script,
