@@ -56,6 +56,15 @@ const SSHD_KEYS = {
   gatewayPorts: '`--gateway-ports`: where remote forwards listen; default `no` (loopback)',
   allowTcpForwarding: '`--allow-tcp-forwarding`: which directions are allowed; default `yes`',
   logLevel: 'log level; `-v`/`-vv` override it; default `info`',
+  algorithms:
+    'OpenSSH’s algorithm lists, each in its syntax (`a,b` exactly, `+a` appended, `-a*` removed, `^a` first; a list of strings is joined with commas); `ftpfwd -Q cipher|kex|mac|key` lists what is supported; default ssh2’s',
+  'algorithms.ciphers': 'OpenSSH `Ciphers`',
+  'algorithms.kexAlgorithms': 'OpenSSH `KexAlgorithms`',
+  'algorithms.macs': 'OpenSSH `MACs`',
+  'algorithms.hostKeyAlgorithms':
+    'OpenSSH `HostKeyAlgorithms`: only host keys of these types are offered, in this order; a list leaving none of the keys is refused at start',
+  'algorithms.pubkeyAcceptedAlgorithms':
+    'OpenSSH `PubkeyAcceptedAlgorithms`: the signature algorithms a public-key login may use (`rsa-sha2-256` for RSA with SHA-256)',
   limits: 'limits (times in seconds)',
   'limits.maxConnections':
     'logged-in connections at once (unauthenticated ones: `maxStartups`); a login beyond is refused; default 256',
@@ -147,6 +156,8 @@ const SSHD_EVENTS = {
   'ftp-protocol-error': 'the guarded FTP control stream did not parse',
   close: 'a connection ended: user, `bytesFromClient`, `bytesToClient`, `durationMs`',
   'client-error': '(debug) a connection’s protocol or socket error',
+  'negotiation-failed':
+    'a client had no algorithm of some kind in common with `algorithms`: OpenSSH’s `Unable to negotiate … Their offer: … We offered: …`, in `reason`',
   'idle-timeout': 'a connection closed after `idleTimeout`',
   'packet-pool':
     '(debug) whether a connection’s outgoing packets come from its own slab (`pooled`) or ssh2’s',
@@ -187,7 +198,7 @@ const CLIENT_FIELDS = {
   port: 'a channel’s target port (waiting for a free channel)',
   sent: '(debug) TCP forward bytes sent',
   received: '(debug) TCP forward bytes received',
-  attempt: 'reconnect attempt number',
+  attempt: 'reconnect attempt number; or the TCP connect attempt that failed (ConnectionAttempts)',
   delay_ms: 'delay before that reconnect attempt',
   keys: '(debug) ssh_config keys ftpfwd does not use',
   stack: 'stack of an internal error (please report it)',
