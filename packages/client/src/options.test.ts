@@ -202,3 +202,24 @@ describe('reconnect back-off', () => {
     expect(backoffDelay(20, 500, 30_000, () => 0)).toBe(15_000);
   });
 });
+
+describe('ftpfwd -Q', () => {
+  it('lists what ssh2 supports, one name a line, and exits 0; an unknown query is one line and 255', async () => {
+    const { main } = await import('./cli.js');
+    const out: string[] = [];
+    const err: string[] = [];
+    const hooks = {
+      out: (t: string) => out.push(t),
+      errorOut: (l: string) => err.push(l),
+      installSignalHandlers: false,
+    };
+    expect(await main(['-Q', 'cipher'], hooks)).toBe(0);
+    expect(out[0]?.split('\n')).toContain('aes256-ctr');
+    expect(await main(['-Q', 'KexAlgorithms'], hooks)).toBe(0);
+    expect(out[1]?.split('\n')).toContain('curve25519-sha256');
+    expect(await main(['-Q', 'compression'], hooks)).toBe(255);
+    expect(err).toEqual([
+      'ftpfwd: -Q compression: unknown query; expected cipher, mac, kex, key (sig), or an option name (Ciphers, MACs, KexAlgorithms, HostKeyAlgorithms, PubkeyAcceptedAlgorithms)',
+    ]);
+  });
+});
