@@ -1,6 +1,7 @@
 /** The FTP listener: one FtpSession per accepted control connection. */
 import { createServer, isIPv4, type Socket } from 'node:net';
 import { formatHostPort, normalizeAddress } from '@ftpfwd/ftp-proxy';
+import { LoginGate } from './login-gate.js';
 import { DEFAULT_SESSION_CONFIG, FtpSession, type SessionConfig } from './session.js';
 import { listenPort } from './transport.js';
 import { type SftpBridge, SftpBridgeError, type SftpBridgeOptions } from './types.js';
@@ -27,7 +28,7 @@ export async function startSftpBridge(
   tuning: Partial<Omit<SessionConfig, 'opts'>> = {},
 ): Promise<SftpBridge> {
   check(opts);
-  const config: SessionConfig = { ...DEFAULT_SESSION_CONFIG, ...tuning, opts };
+  const config: SessionConfig = { ...DEFAULT_SESSION_CONFIG, logins: new LoginGate(), ...tuning, opts };
   const sessions = new Set<FtpSession>();
   const server = createServer((sock: Socket) => {
     sock.on('error', () => {});

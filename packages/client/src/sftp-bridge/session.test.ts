@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hashPassword, setPasswordLine } from '@ftpfwd/sshd';
+import { hashPassword, setPasswordLine } from '@ftpfwd/ftp-proxy/cli';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type SftpBridge, type SftpBridgeOptions, SftpLoginError, startSftpBridge } from './index.js';
@@ -254,6 +254,32 @@ describe('sftp bridge: logins', () => {
     expect((await d.cmd('PASS no')).code).toBe(530);
     expect((await d.next()).code).toBe(421);
     expect(s.logs.filter((l) => l.msg === 'FTP login refused')).toHaveLength(4);
+  });
+
+  it('guessing from one address over new connections: after five refusals it gets 421, the SSH server is not asked', async () => {
+    let asked = 0;
+    const s = await start({
+      login: 'ssh',
+      openSftp: async (auth) => {
+        asked++;
+        throw new SftpLoginError(auth?.user ?? '', 'bad password');
+      },
+    });
+    for (let i = 0; i < 5; i++) {
+      const c = await s.ftp();
+      await c.cmd('USER alice');
+      expect((await c.cmd(`PASS guess${i}`)).code).toBe(530);
+      await c.close();
+    }
+    const c = await s.ftp();
+    await c.cmd('USER alice');
+    const r = await c.cmd('PASS guess5');
+    expect(r.code).toBe(421);
+    expect(r.text).toMatch(/Too many failed logins from your address/);
+    expect(asked).toBe(5);
+    expect(s.logs.filter((l) => l.msg === 'FTP login refused: too many attempts')).toMatchObject([
+      { user: 'alice', reason: 'blocked' },
+    ]);
   });
 
   it('a password file: the right password logs in, a wrong one or an unknown user is 530', async () => {

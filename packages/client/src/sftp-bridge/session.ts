@@ -19,6 +19,7 @@ import { COMMANDS } from './commands/index.js';
 import { DataChannel } from './data-channel.js';
 import type { Identity, MlstFact } from './listing.js';
 import { MLST_FACTS } from './listing.js';
+import type { LoginGate } from './login-gate.js';
 import { PathMapper, PathRefused } from './paths.js';
 import { formatReply } from './reply.js';
 import { SftpOps } from './sftp.js';
@@ -44,16 +45,18 @@ export interface SessionConfig {
   dataConnectTimeoutMs: number;
   /** Largest file whose TYPE A size SIZE computes (it reads the whole file). */
   asciiSizeLimit: number;
+  /** Password checks across every session of the bridge (login-gate.ts); one per bridge. */
+  logins: LoginGate;
 }
 
-export const DEFAULT_SESSION_CONFIG = {
+export const DEFAULT_SESSION_CONFIG: Omit<SessionConfig, 'opts' | 'logins'> = {
   pump: DEFAULT_PUMP,
   loginFailDelayMs: 1000,
   maxLoginFailures: 3,
   dataAcceptTimeoutMs: 30_000,
   dataConnectTimeoutMs: 10_000,
   asciiSizeLimit: 64 * 1024 * 1024,
-} as const;
+};
 
 /** A transfer in progress (RETR, STOR, APPE, STOU, LIST, NLST, MLSD). */
 export interface RunningTransfer {

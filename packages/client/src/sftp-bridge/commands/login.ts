@@ -19,6 +19,12 @@ async function refuse(s: FtpSession, why: string): Promise<void> {
   }
 }
 
+const GATE_REPLIES = {
+  blocked: 'Too many failed logins from your address; try again later',
+  'busy-source': 'Another login from your address is being checked; try again in a moment',
+  busy: 'Too many logins being checked; try again in a moment',
+} as const;
+
 async function pass(s: FtpSession, password: string): Promise<void> {
   const user = s.user;
   if (s.fs) {
@@ -29,6 +35,32 @@ async function pass(s: FtpSession, password: string): Promise<void> {
     s.reply(503, 'Send USER first');
     return;
   }
+  const { login } = s.config.opts;
+  // Any login is accepted with the tunnel's identity: there is nothing to guess.
+  if (login === 'tunnel') {
+    await check(s, user, password);
+    return;
+  }
+  const gate = s.config.logins.admit(s.peer);
+  if (!gate.ok) {
+    s.log.warn(
+      { session: s.id, user, reason: gate.reason, retry_ms: gate.retryAfterMs },
+      'FTP login refused: too many attempts',
+    );
+    s.reply(421, GATE_REPLIES[gate.reason]);
+    s.end();
+    return;
+  }
+  let outcome: 'ok' | 'failed' | 'error' = 'error';
+  try {
+    outcome = await check(s, user, password);
+  } finally {
+    gate.done(outcome);
+  }
+}
+
+/** Checks the login and opens its SFTP session; says whether the password was right. */
+async function check(s: FtpSession, user: string, password: string): Promise<'ok' | 'failed' | 'error'> {
   const { login, openSftp } = s.config.opts;
   let session: SftpSession;
   if (typeof login === 'object') {
@@ -43,16 +75,22 @@ async function pass(s: FtpSession, password: string): Promise<void> {
         'cannot read the FTP password file',
       );
     }
-    if (!ok) return refuse(s, 'user or password does not match the password file');
+    if (!ok) {
+      await refuse(s, 'user or password does not match the password file');
+      return 'failed';
+    }
   }
   try {
     session = await (login === 'ssh' ? openSftp({ user, password }) : openSftp());
   } catch (err) {
-    if (err instanceof SftpLoginError) return refuse(s, err.reason);
+    if (err instanceof SftpLoginError) {
+      await refuse(s, err.reason);
+      return 'failed';
+    }
     s.log.warn({ session: s.id, user, err: (err as Error)?.message }, 'cannot open an SFTP session');
     s.reply(421, `Cannot open an SFTP session: ${(err as Error)?.message ?? err}`);
     s.end();
-    return;
+    return 'error';
   }
   try {
     await s.adopt(session, user);
@@ -66,12 +104,13 @@ async function pass(s: FtpSession, password: string): Promise<void> {
     }
     s.reply(421, `Remote directory ${dir} unusable: ${(err as Error)?.message ?? err}`);
     s.end();
-    return;
+    return 'ok'; // the password was right
   }
-  if (!s.fs) return; // the FTP client left meanwhile
+  if (!s.fs) return 'ok'; // the FTP client left meanwhile
   s.loginFailures = 0;
   s.log.info({ session: s.id, user }, 'FTP login');
   s.reply(230, 'User logged in, proceed');
+  return 'ok';
 }
 
 export const LOGIN: CommandTable = {
