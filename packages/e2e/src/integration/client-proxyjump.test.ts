@@ -305,6 +305,34 @@ describe('ProxyCommand', () => {
     expect(directTcpip(jump)).toEqual([`127.0.0.1:${target.port}`]);
   });
 
+  it('the ProxyCommand dies with its jump host: the link is lost with its exit status as the reason, then started again', async () => {
+    const jump = await startOpenSshd(c);
+    const target = await startOpenSshd(c);
+    const { file, ftp } = await ftpRoot();
+    const lport = await freePort();
+    const proxy = `ssh -F /dev/null -o BatchMode=yes -i ${jump.userKey} -o UserKnownHostsFile=${jump.knownHosts} -p ${jump.port} -W %h:%p ${jump.user}@127.0.0.1`;
+    const fwd = startFtpfwd(
+      c,
+      [
+        ...direct(target),
+        '-o',
+        `ProxyCommand=${proxy}`,
+        '-L',
+        `ftp/127.0.0.1:${lport}:127.0.0.1:${ftp}`,
+        `${target.user}@127.0.0.1`,
+      ],
+      cleanEnv(home),
+    );
+    await fwd.waitFor(/ftp 127\.0\.0\.1:\d+ -> .* via/);
+    await jump.stop();
+    await fwd.waitFor(
+      /SSH link to 127\.0\.0\.1:\d+ lost: ProxyCommand "ssh .* -W 127\.0\.0\.1:\d+ .*" exited with status 255/,
+    );
+    await jump.start();
+    await fwd.waitFor(/reconnected to/, 30_000);
+    expect(await download(lport)).toBe(sha256(file));
+  });
+
   it('nc %h %p (from 127.0.0.3, which the server sees)', async () => {
     const target = await startOpenSshd(c, ['LogLevel DEBUG1']);
     const { file, ftp } = await ftpRoot();
