@@ -180,16 +180,17 @@ describe('authentication against OpenSSH', () => {
     expect(r.ready, r.output).toBe(true);
   });
 
-  it('ssh_config (-F) supplies the key; an unsupported ProxyJump is warned about, not silently dropped', async () => {
+  it('ssh_config (-F) supplies the key; an unsupported DynamicForward is warned about, not silently dropped', async () => {
     const cfg = join(home, 'cfg');
+    // (ProxyJump, once on this list, is followed now: client-proxyjump.test.ts.)
     writeFileSync(
       cfg,
-      `Host 127.0.0.1\n  IdentityFile ${sshd.userKey}\n  ProxyJump nowhere\n  ForwardAgent yes\n`,
+      `Host 127.0.0.1\n  IdentityFile ${sshd.userKey}\n  DynamicForward 1080\n  ForwardAgent yes\n`,
     );
     const r = await outcome(args(['-F', cfg, '-o', 'BatchMode=yes']), cleanEnv(home));
     expect(r.ready, r.output).toBe(true);
     expect(r.output).toContain(
-      'ftpfwd: warning: ssh_config options not supported by ftpfwd, ignored: ProxyJump',
+      'ftpfwd: warning: ssh_config options not supported by ftpfwd, ignored: DynamicForward',
     );
     expect(r.output).not.toContain('ForwardAgent');
   });
