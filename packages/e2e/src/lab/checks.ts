@@ -159,6 +159,8 @@ function hasOwnChecks(e: StepExpect): boolean {
 
 function checkIntact(st: StepPlan, r: StepReport, input: CheckInput): Verdict {
   const p = input.files.payload(st.files as string);
+  if ((st.downloadTo && !p?.download) || (st.uploadAs && !p?.upload))
+    return fail(`the run made no payload for ${st.files}`);
   if (st.downloadTo && p?.download) {
     const path = input.files.out(st.host, st.downloadTo);
     if (!existsSync(path)) return fail(`the download ${st.downloadTo} is missing on ${st.host}`);
