@@ -182,7 +182,10 @@ describe('a client whose link dies', () => {
     );
     const targetPort = (target.address() as { port: number }).port;
     const t = await server();
-    const c = await client(t);
+    // The test holds the TCP connection the client runs on, so it can cut it.
+    const link = netConnect(t.port, '127.0.0.1');
+    await new Promise((r) => link.once('connect', r));
+    const c = await ssh2Client(scope, t, userKey, { username: 'u', sock: link });
     c.on('error', () => {});
     const ch = await open(c, targetPort);
     if (ch instanceof Error) throw ch;
@@ -190,7 +193,7 @@ describe('a client whose link dies', () => {
     ch.write(Buffer.alloc(64 * 1024, 7));
     await waitFor(() => (got >= 64 * 1024 ? true : undefined), 5_000);
     // The link dies: no EOF, no CHANNEL_CLOSE, the TCP connection is just gone.
-    (c as unknown as { _sock: Socket })._sock.destroy();
+    link.destroy();
     await waitFor(() => seen, 5_000);
     expect(seen).toBe('ECONNRESET');
   });

@@ -4,6 +4,7 @@
  * Errors keep ssh2's form (an Error whose numeric `code` is the SFTP status).
  */
 import type { Writable } from 'node:stream';
+import { connectionSocketOf, grantWindow, receiveWindow, sftpServerInfo } from '@ftpfwd/ftp-proxy/transport';
 import type { Attributes, FileEntry, InputAttributes, SFTPWrapper, Stats } from 'ssh2';
 import { SFTP_STATUS } from './status.js';
 
@@ -27,44 +28,28 @@ export function freeBytes(v: StatVfs): number {
   return Number(v.f_bavail) * Number(v.f_frsize || v.f_bsize);
 }
 
-/** ssh2's private limits, when it exposes them (OpenSSH peers: 254 KiB, others: ~31 KiB). */
-interface WrapperInternals {
-  _extensions?: Record<string, string>;
-  _maxReadLen?: number;
-  _maxWriteLen?: number;
-  _client?: { _sock?: Writable };
-  incoming?: { window: number };
-  outgoing?: { id: number; state: string };
-  _protocol?: { channelWindowAdjust(id: number, amount: number): void };
-}
-
 export class SftpOps {
   readonly extensions: Readonly<Record<string, string>>;
+
+  /** Longest READ and WRITE the wrapper sends as one request (OpenSSH peers: 254 KiB, others ~31). */
+  readonly maxReadLen: number;
+  readonly maxWriteLen: number;
+  /**
+   * The SSH connection's socket, where the requests' packets leave: corked around a burst, the
+   * packets of several requests leave in one writev. Undefined when it cannot be found.
+   */
+  readonly transport: Writable | undefined;
 
   constructor(
     readonly sftp: SFTPWrapper,
     extensions?: Readonly<Record<string, string>>,
   ) {
-    this.extensions = extensions ?? (sftp as unknown as WrapperInternals)._extensions ?? {};
-  }
-
-  /** Longest READ the wrapper sends as one request. */
-  get maxReadLen(): number {
-    return (this.sftp as unknown as WrapperInternals)._maxReadLen ?? 31 * 1024;
-  }
-
-  get maxWriteLen(): number {
-    return (this.sftp as unknown as WrapperInternals)._maxWriteLen ?? 31 * 1024;
-  }
-
-  /**
-   * The SSH connection's socket, where the requests' packets leave (ssh2 keeps it private; the
-   * tunnel's own code reads it the same way): corked around a burst, the packets of several
-   * requests leave in one writev. Undefined when it cannot be found.
-   */
-  get transport(): Writable | undefined {
-    const sock = (this.sftp as unknown as WrapperInternals)._client?._sock;
-    return sock && typeof sock.cork === 'function' ? sock : undefined;
+    // ssh2 keeps what it learned about the server private: read through the one door to it
+    const info = sftpServerInfo(sftp);
+    this.extensions = extensions ?? info.extensions;
+    this.maxReadLen = info.maxReadLen ?? 31 * 1024;
+    this.maxWriteLen = info.maxWriteLen ?? 31 * 1024;
+    this.transport = connectionSocketOf(sftp);
   }
 
   /**
@@ -73,14 +58,10 @@ export class SftpOps {
    * window while the adjustment travels; OpenSSH's own client adjusts after a few packets.
    */
   topUpWindow(max: number, step: number): void {
-    const w = this.sftp as unknown as WrapperInternals;
-    const inc = w.incoming;
-    const out = w.outgoing;
-    if (!inc || !out || !w._protocol || out.state !== 'open') return;
-    const amount = max - inc.window;
-    if (amount < step) return;
-    inc.window += amount;
-    w._protocol.channelWindowAdjust(out.id, amount);
+    const window = receiveWindow(this.sftp);
+    if (window === undefined) return;
+    const amount = max - window;
+    if (amount >= step) grantWindow(this.sftp, amount);
   }
 
   has(ext: 'posix-rename@openssh.com' | 'statvfs@openssh.com' | 'fsync@openssh.com'): boolean {

@@ -4,13 +4,19 @@
  * in this process, and helpers to run the real FTP clients (curl, lftp, Python's ftplib).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect as netConnect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ssh2, { type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import {
+  type Cleanup,
+  childPids,
+  freePort,
+  keygen,
+  killQuietly,
+  tempDir as sharedTempDir,
+  waitPort,
+} from '../integration/support/procs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const REPO = resolve(here, '../../../..');
@@ -71,30 +77,13 @@ export async function bridgeModule(): Promise<BridgeModule> {
 
 // ------------------------------------------------------------------ cleanup, files, processes
 
-export class Cleanup {
-  private readonly steps: (() => unknown)[] = [];
-  add(fn: () => unknown): void {
-    this.steps.push(fn);
-  }
-  async run(): Promise<void> {
-    while (this.steps.length) {
-      try {
-        await this.steps.pop()?.();
-      } catch {
-        // keep cleaning
-      }
-    }
-  }
-}
+// The plumbing every cross-process suite shares lives in ../integration/support/procs.ts.
+export { Cleanup, freePort, sha256, sha256File } from '../integration/support/procs.js';
 
+/** A temporary directory removed at cleanup (prefixed for the bridge's tests). */
 export function tempDir(c: Cleanup, prefix = 'ftpfwd-sftpb-'): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  c.add(() => rmSync(d, { recursive: true, force: true }));
-  return d;
+  return sharedTempDir(c, prefix);
 }
-
-export const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
-export const sha256File = (p: string): string => sha256(readFileSync(p));
 
 export interface RunResult {
   code: number | null;
@@ -142,40 +131,6 @@ export function run(
   });
 }
 
-/** A free port below the ephemeral range (nothing else lands there by chance). */
-export async function freePort(): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const port = 20000 + Math.floor(Math.random() * 10000);
-    const ok = await new Promise<boolean>((r) => {
-      const s = createServer();
-      s.once('error', () => r(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => r(true)));
-    });
-    if (ok) return port;
-  }
-  throw new Error('no free port in 20000-29999');
-}
-
-async function waitPort(port: number, died: Promise<never>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const ok = await Promise.race([
-      new Promise<boolean>((r) => {
-        const s = netConnect({ port, host: '127.0.0.1' });
-        s.once('connect', () => {
-          s.destroy();
-          r(true);
-        });
-        s.once('error', () => r(false));
-      }),
-      died,
-    ]);
-    if (ok) return;
-    if (Date.now() > end) throw new Error(`nothing listens on 127.0.0.1:${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 // ------------------------------------------------------------------ OpenSSH sshd
 
 export interface Sshd {
@@ -186,27 +141,6 @@ export interface Sshd {
   user: string;
   hostKey: Buffer;
   log(): string;
-}
-
-function keygen(path: string): { priv: string; pub: string } {
-  mkdirSync(dirname(path), { recursive: true });
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'sftp-bridge-test', '-f', path]);
-  return { priv: path, pub: readFileSync(`${path}.pub`, 'utf8').trim() };
-}
-
-/** Direct children of a process (sshd's per-connection processes), from /proc. */
-function childPids(pid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
 }
 
 /**
@@ -260,18 +194,10 @@ export async function startSshd(
     if (proc.pid) for (const pid of childPids(proc.pid)) killQuietly(pid);
     proc.kill('SIGKILL');
   });
-  await waitPort(port, died);
+  await Promise.race([waitPort(port), died]);
   const hostKey = Buffer.from(host.pub.split(' ')[1]!, 'base64');
   const me = execFileSync('id', ['-un']).toString().trim() || 'root';
   return { port, dir, userKey: user.priv, user: me, hostKey, log: () => out };
-}
-
-function killQuietly(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // gone
-  }
 }
 
 /** ssh2 settings for this sshd: its host key and nothing else is accepted. */

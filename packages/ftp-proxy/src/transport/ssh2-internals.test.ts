@@ -1,12 +1,18 @@
+import { generateKeyPairSync } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
+import ssh2, { type SFTPWrapper } from 'ssh2';
 import { describe, expect, it } from 'vitest';
 import {
   channelEofReceived,
+  connectionSocketOf,
   grantWindow,
   peerSoftware,
   probeSsh2,
+  receiveWindow,
   rejectChannel,
   SSH2_FEATURES,
+  sftpServerInfo,
   ssh2Supports,
   startClientRekey,
 } from './ssh2-internals.js';
@@ -33,5 +39,53 @@ describe('the door to ssh2 internals', () => {
     rejectChannel(undefined, () => rejected++, 1, 'no');
     expect(rejected).toBe(2);
     expect(startClientRekey({})).toBe(false);
+  });
+});
+
+describe('the door, for SFTP sessions (the FTP-to-SFTP bridge)', () => {
+  it("reads a real ssh2 SFTP session's limits, socket and window, and grants window", async () => {
+    const hostKey = generateKeyPairSync('ec', {
+      namedCurve: 'prime256v1',
+      privateKeyEncoding: { type: 'sec1', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    }).privateKey;
+    const server = new ssh2.Server({ hostKeys: [hostKey] }, (conn) => {
+      conn.on('authentication', (ctx) => ctx.accept());
+      conn.on('session', (accept) => accept().on('sftp', (acceptSftp) => acceptSftp()));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const client = new ssh2.Client();
+    try {
+      await new Promise<void>((res, rej) => {
+        client.once('ready', res).once('error', rej);
+        client.connect({
+          host: '127.0.0.1',
+          port: (server.address() as AddressInfo).port,
+          username: 'u',
+          hostVerifier: () => true,
+        });
+      });
+      const sftp = await new Promise<SFTPWrapper>((res, rej) =>
+        client.sftp((err, s) => (err ? rej(err) : res(s))),
+      );
+      const info = sftpServerInfo(sftp);
+      expect(info.extensions).toEqual({}); // ssh2's own server announces none
+      expect(info.maxReadLen).toBeGreaterThan(16 * 1024);
+      expect(info.maxWriteLen).toBeGreaterThan(16 * 1024);
+      const sock = connectionSocketOf(sftp);
+      expect(typeof sock?.cork).toBe('function');
+      const before = receiveWindow(sftp);
+      expect(before).toBeGreaterThan(0);
+      expect(grantWindow(sftp, 4096)).toBe(true);
+      expect(receiveWindow(sftp)).toBe((before ?? 0) + 4096);
+      sftp.end();
+    } finally {
+      client.end();
+      server.close();
+    }
+    // anything else: nothing found, defaults for the caller
+    expect(sftpServerInfo({})).toEqual({ extensions: {}, maxReadLen: undefined, maxWriteLen: undefined });
+    expect(connectionSocketOf({})).toBeUndefined();
+    expect(receiveWindow({})).toBeUndefined();
   });
 });

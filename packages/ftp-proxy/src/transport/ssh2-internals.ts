@@ -12,7 +12,7 @@
 import { generateKeyPairSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Writable } from 'node:stream';
 import ssh2, { type ClientChannel } from 'ssh2';
 import { type PacketPoolResult, pooledAllocPacket, sameLayout } from './packet-pool.js';
 
@@ -85,7 +85,7 @@ export function channelEofReceived(channel: Duplex): boolean {
  * Sends a CHANNEL_WINDOW_ADJUST for `bytes` just taken, keeping the window where it was (RFC 4254
  * §5.2). False when it cannot (not an ssh2 channel, closing, or the feature is off).
  */
-export function grantWindow(channel: Duplex, bytes: number): boolean {
+export function grantWindow(channel: Duplex | object, bytes: number): boolean {
   if (!support.windowAdjust) return false;
   const ch = channel as ChannelInternals;
   const proto = ch._client?._protocol;
@@ -95,6 +95,47 @@ export function grantWindow(channel: Duplex, bytes: number): boolean {
   ch.incoming.window += bytes;
   proto.channelWindowAdjust(ch.outgoing.id, bytes);
   return true;
+}
+
+/**
+ * The window `channel` (a channel or an SFTP session) still grants the peer, undefined when ssh2
+ * does not show it. With grantWindow, a reader can keep the window topped up sooner than ssh2
+ * does (it waits until half of it is used).
+ */
+export function receiveWindow(channel: object): number | undefined {
+  if (!support.windowAdjust) return undefined;
+  const w = (channel as ChannelInternals).incoming?.window;
+  return typeof w === 'number' ? w : undefined;
+}
+
+/**
+ * The socket of the SSH connection a channel or SFTP session runs on (ssh2 keeps it private):
+ * corked around a burst, the packets of several writes leave in one writev. Undefined when it is
+ * not there.
+ */
+export function connectionSocketOf(channel: object): Writable | undefined {
+  const sock = (channel as { _client?: { _sock?: Writable } })._client?._sock;
+  return sock && typeof sock.cork === 'function' ? sock : undefined;
+}
+
+/** What ssh2 learned about an SFTP server and keeps private. */
+export interface SftpServerInfo {
+  /** Extensions the server announced (name → version), e.g. `posix-rename@openssh.com`. */
+  extensions: Record<string, string>;
+  /** Longest READ/WRITE ssh2 sends as one request (from `limits@openssh.com`, else its default). */
+  maxReadLen: number | undefined;
+  maxWriteLen: number | undefined;
+}
+
+export function sftpServerInfo(sftp: object): SftpServerInfo {
+  const w = sftp as { _extensions?: unknown; _maxReadLen?: unknown; _maxWriteLen?: unknown };
+  const ext = w._extensions;
+  const num = (v: unknown) => (typeof v === 'number' && v > 0 ? v : undefined);
+  return {
+    extensions: ext && typeof ext === 'object' ? { ...(ext as Record<string, string>) } : {},
+    maxReadLen: num(w._maxReadLen),
+    maxWriteLen: num(w._maxWriteLen),
+  };
 }
 
 /** The software part of the SSH peer's identification (`OpenSSH_9.2p1 …`), when ssh2 keeps it. */
@@ -171,6 +212,14 @@ export function poolOutgoingPackets(connection: unknown, enabled = true): Packet
     emitter.on('rekey', again);
   }
   return result;
+}
+
+/** Whether `connection`'s current cipher takes its outgoing packets from a slab of its own. */
+export function outgoingPacketsPooled(connection: unknown): boolean {
+  const cipher = (connection as ProtocolHolder | undefined)?._protocol?._cipher as
+    | (CipherLike & { [POOLED]?: true })
+    | undefined;
+  return cipher?.[POOLED] === true;
 }
 
 function poolCurrentCipher(connection: unknown): PacketPoolResult {

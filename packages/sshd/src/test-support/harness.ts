@@ -286,7 +286,8 @@ export async function ssh2Client(
   scope: Scope,
   t: TestServer,
   userKey: string,
-  opts: { username?: string; algorithms?: ssh2.Algorithms } = {},
+  /** `sock`: a TCP connection to the server the test holds (to cut the link itself). */
+  opts: { username?: string; algorithms?: ssh2.Algorithms; sock?: Socket } = {},
 ): Promise<ssh2.Client> {
   const expected = loadHostKey(t.hostKeyPath).fingerprint;
   const client = new ssh2.Client();
@@ -303,6 +304,7 @@ export async function ssh2Client(
       privateKey: readFileSync(userKey),
       hostVerifier: (key: Buffer) => fingerprintOf(key) === expected,
       ...(opts.algorithms ? { algorithms: opts.algorithms } : {}),
+      ...(opts.sock ? { sock: opts.sock } : {}),
     });
   });
   client.setNoDelay(true);

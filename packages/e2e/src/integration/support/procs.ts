@@ -257,7 +257,7 @@ export function childPids(pid: number): number[] {
   return out;
 }
 
-function killQuietly(pid: number): void {
+export function killQuietly(pid: number): void {
   try {
     process.kill(pid, 'SIGKILL');
   } catch {
