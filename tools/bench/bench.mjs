@@ -91,7 +91,7 @@ async function main() {
   installCleanupHooks();
   if (opts.smoke) setCurlMaxSeconds(60);
   // ssh2 without its binding is ~20x slower: refuse to produce misleading figures.
-  const cipher = assertNativeCrypto(REPO);
+  const cipher = await assertNativeCrypto(REPO);
   if (opts.profile) mkdirSync(resolve(opts.profile), { recursive: true });
   const bins = ftpfwdBins(REPO, opts.profile && resolve(opts.profile));
   if (opts.contenders.some((id) => id.startsWith('ftpfwd')) && bins.missing.length)

@@ -1,8 +1,8 @@
 // The contenders under test: ftpfwd-sshd (our SSH server) and ftpfwd (our client, -L ftp/),
 // started from the workspace's linked CLIs exactly as a user would (see issues 3 and 4).
 import { accessSync, constants, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { nodeFlagsOf } from '../../../node-flags.mjs';
 import { startProcess, waitPort } from '../procs.mjs';
 import { CIPHER, sshUser } from './openssh.mjs';
@@ -49,27 +49,24 @@ export function ftpfwdBins(repoRoot, profileDir) {
 }
 
 /**
- * ssh2 falls back to pure-JS crypto without its native binding (~45 MB/s instead of ~800): a bench
- * run like that would measure the wrong thing, so refuse it. Checked for the ssh2 each CLI loads.
+ * ssh2 falls back to per-packet node:crypto without its native binding: a bench run like that
+ * would measure the wrong thing, so refuse it. Asked through ftp-proxy's door to ssh2's internals
+ * (its built dist), which resolves the ssh2 both CLIs load.
  */
-export function assertNativeCrypto(repoRoot) {
-  let cipher;
-  for (const pkg of ['client', 'sshd']) {
-    const require = createRequire(join(repoRoot, 'packages', pkg, 'package.json'));
-    const path = require.resolve('ssh2/lib/protocol/crypto.js');
-    if (!require(path).bindingAvailable)
-      throw new Error(
-        `ssh2's native crypto binding is not loaded for packages/${pkg} (${path}): ` +
-          'reinstall with npm_config_nodedir=/usr (npm ci) so ssh2 builds lib/protocol/crypto/build/Release/sshcrypto.node',
-      );
-    // Neither CLI sets its own cipher list, so ssh2's first default is what ftpfwd + ftpfwd-sshd
-    // negotiate; it must be the cipher OpenSSH is pinned to here, or the comparison is unfair.
-    cipher = require(require.resolve('ssh2/lib/protocol/constants.js')).DEFAULT_CIPHER[0];
-    if (cipher !== CIPHER)
-      throw new Error(
-        `ssh2 for packages/${pkg} prefers ${cipher}, not ${CIPHER}: cpu-features did not load or the CPU lacks AES-NI`,
-      );
-  }
+export async function assertNativeCrypto(repoRoot) {
+  const door = join(repoRoot, 'packages', 'ftp-proxy', 'dist', 'transport', 'index.js');
+  const { ssh2NativeCrypto, ssh2AlgorithmCatalog } = await import(pathToFileURL(door).href);
+  if (!ssh2NativeCrypto())
+    throw new Error(
+      "ssh2's native crypto binding is not loaded: reinstall with npm_config_nodedir=<this Node's headers> (npm ci) so ssh2 builds lib/protocol/crypto/build/Release/sshcrypto.node",
+    );
+  // Neither CLI sets its own cipher list, so ssh2's first default is what ftpfwd + ftpfwd-sshd
+  // negotiate; it must be the cipher OpenSSH is pinned to here, or the comparison is unfair.
+  const cipher = ssh2AlgorithmCatalog().cipher.defaults[0];
+  if (cipher !== CIPHER)
+    throw new Error(
+      `ssh2 prefers ${cipher}, not ${CIPHER}: cpu-features did not load or the CPU lacks AES-NI`,
+    );
   return cipher;
 }
 
