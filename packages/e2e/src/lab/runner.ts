@@ -299,15 +299,13 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     const t0 = Date.now();
     emit({ type: 'phase', text: `removing topology ${t.id}` });
     await t.close();
-    // A container start that was still under way when we gave up may create it after the removal:
-    // let those settle (bounded), then remove by label once more.
-    if (inflight.size > 0) {
-      await Promise.race([
-        Promise.allSettled([...inflight]),
-        new Promise((r) => setTimeout(r, 20_000).unref()),
-      ]);
-      await removeLabelled(t.id).catch(() => undefined);
-    }
+    // A container start that was still under way when we gave up may create it after the removal (and
+    // a network still in use then stays): let those settle (bounded), then remove by label once more.
+    await Promise.race([
+      Promise.allSettled([...inflight]),
+      new Promise((r) => setTimeout(r, 20_000).unref()),
+    ]);
+    await removeLabelled(t.id).catch(() => undefined);
     emit({ type: 'teardown', ms: Date.now() - t0 });
   }
 }
