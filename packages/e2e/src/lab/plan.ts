@@ -61,6 +61,8 @@ export interface HostPlan {
   programs: ProgramPlan[];
   /** Files generated into the host's /config. */
   config: { name: string; content: string }[];
+  /** Hosts that must be up before this one starts (the SSH servers its ftpfwd connect to). */
+  after: string[];
   /** The FTP server program (its kind decides the layout of /srv). */
   ftpServer?: ProgramKind;
   openssh: boolean;
@@ -378,6 +380,9 @@ export function planScenario(
       ...(via ? { via: { gateway: via.name, address: via.lanAddress } } : {}),
       capture: host.capture ?? 'connections',
       programs,
+      after: [
+        ...new Set(programs.map((x) => x.ssh?.host).filter((x): x is string => x !== undefined && x !== h)),
+      ],
       config,
       ...(ftpServer ? { ftpServer } : {}),
       openssh,
@@ -459,11 +464,7 @@ export function planScenario(
   const ordered: HostPlan[] = [];
   const pending = [...hosts];
   while (pending.length > 0) {
-    const i = pending.findIndex((h) =>
-      h.programs.every(
-        (p) => !p.ssh?.host || p.ssh.host === h.name || ordered.some((o) => o.name === p.ssh?.host),
-      ),
-    );
+    const i = pending.findIndex((h) => h.after.every((a) => ordered.some((o) => o.name === a)));
     ordered.push(...pending.splice(Math.max(i, 0), 1));
   }
 

@@ -75,6 +75,8 @@ export class LabAbortedError extends Error {
 }
 
 const LOG_KEEP = 400 * 1024;
+/** Containers started at the same time (2-core machines: a few, not all). */
+const START_AT_ONCE = 3;
 
 export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<RunResult> {
   const emit = opts.onEvent ?? (() => {});
@@ -193,18 +195,32 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       gateways.set(g.name, gw);
       emit({ type: 'gateway', name: g.name, lan: g.lanAddress, wan: g.wanAddress, ms: Date.now() - t0 });
     }
+    // Hosts start in waves of up to START_AT_ONCE: each host once those it connects to are up.
     const hosts = new Map<string, Host>();
-    for (const h of p.hosts) {
-      emit({ type: 'host-starting', name: h.name, programs: h.programs.map((x) => x.name) });
-      const t0 = Date.now();
-      const host = await step(startHost(t, p, h, nets, { passwd, group, upDir, labDir, empty }));
-      hosts.set(h.name, host);
-      emit({
-        type: 'host-up',
-        name: h.name,
-        addresses: h.networks.map((n) => n.address),
-        ms: Date.now() - t0,
-      });
+    const waiting = [...p.hosts];
+    while (waiting.length > 0) {
+      const ready = waiting.filter((h) => h.after.every((a) => hosts.has(a)));
+      const wave = (ready.length ? ready : waiting).slice(0, START_AT_ONCE);
+      for (const h of wave) waiting.splice(waiting.indexOf(h), 1);
+      const started = await step(
+        Promise.allSettled(
+          wave.map(async (h) => {
+            emit({ type: 'host-starting', name: h.name, programs: h.programs.map((x) => x.name) });
+            const t0 = Date.now();
+            const host = await startHost(t, p, h, nets, { passwd, group, upDir, labDir, empty });
+            hosts.set(h.name, host);
+            emit({
+              type: 'host-up',
+              name: h.name,
+              addresses: h.networks.map((n) => n.address),
+              ms: Date.now() - t0,
+            });
+          }),
+        ),
+      );
+      // Every start of the wave has settled (none left creating containers), then the first failure.
+      const failed = started.find((x) => x.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
     }
 
     // ---- steps: all hosts at once
