@@ -8,6 +8,10 @@
  * a feature that is missing or misbehaves is switched off — logged once — and its caller takes
  * ssh2's public path instead. The patches apply to the connections ftpfwd and ftpfwd-sshd make,
  * never to the ssh2 library as a whole: an application that embeds them keeps a plain ssh2.
+ *
+ * Two things are only read, not probed: whether the native crypto binding loaded, and ssh2's
+ * default and supported algorithm lists (`ssh2AlgorithmCatalog`, for OpenSSH's list syntax), which
+ * fall back to 1.17.0's documented lists when the private module is not where it was.
  */
 import { generateKeyPairSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
