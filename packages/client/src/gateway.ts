@@ -89,7 +89,7 @@ function connectionOptionsOf(
 export function tunnelOptionsOf(plan: CliPlan, logger: Logger, metrics: Metrics): TunnelOptions {
   const s = plan.ssh;
   const opts: TunnelOptions = {
-    ...connectionOptionsOf(plan, plan.name),
+    ...connectionOptionsOf(plan, plan.originalHost),
     gatewayPorts: s.gatewayPorts ?? false,
     jumps: plan.jumps.map((h) => connectionOptionsOf(h, h.name)),
     ftp: {

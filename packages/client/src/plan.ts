@@ -44,6 +44,8 @@ export interface CliPlan {
   askpass?: string;
   /** ProxyJump hosts, first first, each with its own settings (jump-plan.ts). */
   jumps: HopPlan[];
+  /** The host as the destination names it, before HostName (ProxyCommand's %n). */
+  originalHost: string;
   /** Defaults of this destination's `sftp/` forwardings (--sftp-login, --sftp-jail). */
   sftp: SftpForwardOptions;
 }
@@ -422,6 +424,7 @@ function planDestination(
     ignoredConfigKeys,
     sftp,
     jumps,
+    originalHost: dest.host,
   };
   if (defaults.advertise !== undefined) plan.advertise = defaults.advertise;
   if (defaults.dataPorts !== undefined) plan.dataPorts = defaults.dataPorts;
