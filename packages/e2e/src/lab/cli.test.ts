@@ -5,10 +5,11 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getContainerRuntimeClient } from 'testcontainers';
 import { describe, expect, it } from 'vitest';
+import { Ipv4Subnet } from '../subnet.js';
 import { TOPOLOGY_LABEL } from '../topology.js';
 import { openPage, screenshotDir } from './test-support/browser.js';
 import { expectDrawingShows, expectFailureVisible } from './test-support/report-checks.js';
@@ -52,17 +53,30 @@ function lab(
   });
 }
 
-/** Containers and networks still labelled with the topology a run printed. */
+/**
+ * Containers and networks still labelled with the topology a run printed, and interfaces of this
+ * machine still holding an address of its networks (a bridge the engine failed to remove).
+ */
 async function leftovers(stderr: string): Promise<string[]> {
   const id = /topology ([a-z0-9-]+-[0-9a-f]{6})/.exec(stderr)?.[1];
   expect(id, 'the run printed no topology id').toBeDefined();
   const docker = (await getContainerRuntimeClient()).container.dockerode;
   const filters = JSON.stringify({ label: [`${TOPOLOGY_LABEL}=${id}`] });
+  const subnets = [...stderr.matchAll(/\] network \S+ (\S+\/\d+)$/gm)].map((m) =>
+    Ipv4Subnet.parse(m[1] as string),
+  );
+  expect(subnets.length, 'the run printed no network').toBeGreaterThan(0);
+  const bridges = Object.entries(networkInterfaces()).flatMap(([name, addrs]) =>
+    (addrs ?? [])
+      .filter((a) => a.family === 'IPv4' && subnets.some((sn) => sn.contains(a.address)))
+      .map((a) => `interface ${name} ${a.address}`),
+  );
   return [
     ...(await docker.listContainers({ all: true, filters })).map(
       (c) => `container ${c.Names.join(',')} (${c.State})`,
     ),
     ...(await docker.listNetworks({ filters })).map((n) => `network ${n.Name}`),
+    ...bridges,
   ];
 }
 

@@ -83,14 +83,20 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   const startedAt = Date.now();
   const t = new Topology(s.name);
   emit({ type: 'scenario', name: s.name, file: s.file, topology: t.id });
-  const inflight = new Set<Promise<unknown>>();
-  /** Awaits `p`, or throws LabAbortedError as soon as the signal aborts (p keeps running: see finally). */
-  const step = async <T>(p: Promise<T>): Promise<T> => {
-    inflight.add(p);
-    p.then(
-      () => inflight.delete(p),
-      () => inflight.delete(p),
-    );
+  /** Network and container starts under way (see finally). */
+  const starting = new Set<Promise<unknown>>();
+  /**
+   * Awaits `p`, or throws LabAbortedError as soon as the signal aborts (p keeps running: see
+   * finally). `start`: p creates networks or containers.
+   */
+  const step = async <T>(p: Promise<T>, start = false): Promise<T> => {
+    if (start) {
+      starting.add(p);
+      p.then(
+        () => starting.delete(p),
+        () => starting.delete(p),
+      );
+    }
     if (!opts.signal) return p;
     if (opts.signal.aborted) throw new LabAbortedError('interrupted');
     const signal = opts.signal;
@@ -152,7 +158,15 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     // ---- networks, then the plan on their subnets
     const nets = new Map<string, TopologyNetwork>();
     for (const [name, net] of Object.entries(s.spec.networks)) {
-      const n = await step(t.network(name, net.subnet ? Ipv4Subnet.parse(net.subnet) : undefined));
+      const n = await step(
+        t.network(name, net.subnet ? Ipv4Subnet.parse(net.subnet) : undefined),
+        true,
+      ).catch((e: unknown) => {
+        const text = oneLine(e);
+        throw new Error(
+          `network ${name}${net.subnet ? ` (${net.subnet})` : ''}: ${text}${net.subnet && /already used/.test(text) ? '; another network of the engine has it: pick another subnet, or leave it out to have one picked' : ''}`,
+        );
+      });
       nets.set(name, n);
       emit({ type: 'network', name, subnet: n.subnet.toString() });
     }
@@ -191,6 +205,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
           lanAddress: g.lanAddress,
           wanAddress: g.wanAddress,
         }),
+        true,
       );
       gateways.set(g.name, gw);
       emit({ type: 'gateway', name: g.name, lan: g.lanAddress, wan: g.wanAddress, ms: Date.now() - t0 });
@@ -217,6 +232,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
             });
           }),
         ),
+        true,
       );
       // Every start of the wave has settled (none left creating containers), then the first failure.
       const failed = started.find((x) => x.status === 'rejected');
@@ -314,13 +330,15 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   } finally {
     const t0 = Date.now();
     emit({ type: 'phase', text: `removing topology ${t.id}` });
-    await t.close();
-    // A container start that was still under way when we gave up may create it after the removal (and
-    // a network still in use then stays): let those settle (bounded), then remove by label once more.
+    // Removing a container while the engine still sets up its networking leaves that network's
+    // bridge on the machine (podman 4.3/netavark: seen after Ctrl-C during a start; sixteen of them
+    // exhaust the documentation-range pools). Let starts under way finish first (bounded), remove,
+    // then remove by label once more for anything a start created after all.
     await Promise.race([
-      Promise.allSettled([...inflight]),
+      Promise.allSettled([...starting]),
       new Promise((r) => setTimeout(r, 20_000).unref()),
     ]);
+    await t.close();
     await removeLabelled(t.id).catch(() => undefined);
     emit({ type: 'teardown', ms: Date.now() - t0 });
   }
