@@ -1,5 +1,5 @@
 /** The scenario file: every example loads; every mistake is reported with its file, line and what was expected. */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '@ftpfwd/ftp-proxy/cli';
 import { describe, expect, it } from 'vitest';
@@ -182,6 +182,14 @@ describe('scenario files', () => {
     const text = BASE.replace('on: a,', 'on: x,').replace('server: b', 'server: nowhere');
     const message = problems(text);
     expect(message).toMatch(/^my\.yaml line 12: .*server.*; line 14: steps\.0\.on/);
+  });
+
+  it("the README's example file is valid", () => {
+    const readme = readFileSync(join(examples, '..', 'README.md'), 'utf8');
+    const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+    expect(blocks.length).toBeGreaterThan(0);
+    for (const b of blocks)
+      expect(parseScenario(b, 'README.md').steps.map((x) => x.name)).toContain('laptop-epsv-down');
   });
 
   it('a missing file is one line too', () => {
