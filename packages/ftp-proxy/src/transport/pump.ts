@@ -151,7 +151,10 @@ export function relay(a: RelayEnd, b: RelayEnd, opts: RelayOptions = {}): Relay 
   B.once('end', () => passEof(a));
 
   // `on`, not `once`: a second error event without a listener would crash the process.
-  A.on('error', kill);
+  // With drainMs, an error on `a` (an FTP client that closes a download's data connection with
+  // data unread resets it) closes `a` only: `b` is drained as after a clean close, so the server
+  // is not cut mid-write (inetutils-ftpd exits on the EPIPE of such a write).
+  A.on('error', opts.drainMs ? () => A.destroy() : kill);
   B.on('error', kill);
 
   // Once both directions have ended and flushed, release both even if a peer never closes its
