@@ -55,6 +55,8 @@ const NOT_RUN = {
   npm: 'the repository’s own scripts: CI runs `npm ci`, `npm run lint` and `npm test` (which runs the demo’s self-test for `npm start`, and every suite)',
   nx: 'runs a test suite: part of `npm test`',
   vitest: 'runs a package’s test suite: part of `npm test`',
+  'ftpfwd-lab':
+    'runs scenario files in containers: packages/e2e runs every example through it (src/topologies/*.test.ts) and its CLI with real containers (src/lab/cli.test.ts)',
   curl: 'an FTP client talking to a forwarding whose FTP server is not here; the same curl modes (EPSV, PASV, EPRT, upload) run against real ftp-srv in packages/client tests and in the try-it block here',
   ssh: 'OpenSSH against a remote gateway; `ssh -N -L`/`-R` against ftpfwd-sshd run in packages/sshd/src/openssh.test.ts',
   docker:
