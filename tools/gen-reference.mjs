@@ -29,7 +29,8 @@ const CLIENT_KEYS = {
   sshConfig: 'OpenSSH client config file (`-F`); `none` reads none; default `~/.ssh/config`',
   options:
     'OpenSSH options (`-o Key=Value`), e.g. `{ StrictHostKeyChecking: "yes" }`; `true`/`false` become `yes`/`no`; `-o` on the command line wins',
-  local: 'local forwardings (`-L`): `[ftp/|tcp/][BIND:]PORT:HOST:HOSTPORT`, added to the command line’s',
+  local:
+    'local forwardings (`-L`): `[ftp/|tcp/][BIND:]PORT:HOST:HOSTPORT` or `sftp/[BIND:]PORT[:REMOTE_DIR]`, added to the command line’s',
   remote: 'remote forwardings (`-R`), same form',
   gatewayPorts: '`-g`: local listeners on all interfaces',
   pasvTarget:
@@ -38,6 +39,9 @@ const CLIENT_KEYS = {
   dataPorts: '`--data-ports`: `LO-HI` port range for local data listeners',
   remoteDataBind: '`--remote-data-bind`: bind address of remote data listeners (default `127.0.0.1`)',
   remoteDataAdvertise: '`--remote-data-advertise`: the address written into PORT/EPRT sent to the FTP server',
+  sftpLogin:
+    '`--sftp-login`: FTP logins of `sftp/` forwardings: `tunnel` (default: any login, loopback only), `ssh` (each FTP user logs in to SSH) or a password file of `ftpfwd-sshd passwd`',
+  sftpJail: '`--sftp-jail`: `sftp/` forwardings keep every path inside REMOTE_DIR (or the SFTP start directory)',
   metrics: '`--metrics`: `ADDR:PORT` for Prometheus `/metrics`',
   verbose: 'like `-v` given this many times',
   logFormat: '`--log-format`',
@@ -203,6 +207,24 @@ const CLIENT_FIELDS = {
   keys: '(debug) ssh_config keys ftpfwd does not use',
   stack: 'stack of an internal error (please report it)',
   level: '(debug) ssh2’s error level',
+  // sftp/ forwardings (the FTP-to-SFTP bridge)
+  user: '`sftp/`: the FTP login name (login, refusal, session summary)',
+  command: '`sftp/`: the FTP command a line is about',
+  path: '`sftp/`: the FTP path a command named (refused paths, failed SFTP requests, transfers)',
+  status: '`sftp/`: the SFTP status code of a failed request',
+  bytes: '`sftp/`: bytes a transfer moved (complete or aborted)',
+  ms: '`sftp/` (debug): how long a transfer took',
+  seconds: '`sftp/`: how long the FTP session lasted',
+  down: '`sftp/`: bytes the session downloaded',
+  up: '`sftp/`: bytes the session uploaded',
+  target: '`sftp/`: the address a refused PORT/EPRT named',
+  dir: '`sftp/`: REMOTE_DIR that could not be used',
+  file: '`sftp/`: the password file that could not be read',
+  listen: '`sftp/` (debug): where the bridge listens',
+  jail: '`sftp/` (debug): whether paths are jailed',
+  remoteDir: '`sftp/` (debug): REMOTE_DIR, when given',
+  login: '`sftp/` (debug): how FTP logins are checked (`tunnel`, `ssh`, `password-file`)',
+  retry_ms: '`sftp/`: a login refused for too many attempts from its address: how long until it may try again',
 };
 
 // --- collecting from the code ---------------------------------------------------------------
@@ -214,10 +236,11 @@ function help(bin, args) {
   }).trimEnd();
 }
 
+/** The built .js files under dir, subfolders included (the client's sftp-bridge/ logs too). */
 function jsFiles(dir) {
-  return readdirSync(join(root, dir))
-    .filter((f) => f.endsWith('.js'))
-    .map((f) => readFileSync(join(root, dir, f), 'utf8'));
+  return readdirSync(join(root, dir), { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.js'))
+    .map((e) => readFileSync(join(e.parentPath ?? e.path, e.name), 'utf8'));
 }
 
 /** The object literal that starts at text[i] ('{'), braces balanced. */
