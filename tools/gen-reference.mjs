@@ -41,7 +41,8 @@ const CLIENT_KEYS = {
   remoteDataAdvertise: '`--remote-data-advertise`: the address written into PORT/EPRT sent to the FTP server',
   sftpLogin:
     '`--sftp-login`: FTP logins of `sftp/` forwardings: `tunnel` (default: any login, loopback only), `ssh` (each FTP user logs in to SSH) or a password file of `ftpfwd-sshd passwd`',
-  sftpJail: '`--sftp-jail`: `sftp/` forwardings keep every path inside REMOTE_DIR (or the SFTP start directory)',
+  sftpJail:
+    '`--sftp-jail`: `sftp/` forwardings keep every path inside REMOTE_DIR (or the SFTP start directory)',
   metrics: '`--metrics`: `ADDR:PORT` for Prometheus `/metrics`',
   verbose: 'like `-v` given this many times',
   logFormat: '`--log-format`',
@@ -224,7 +225,8 @@ const CLIENT_FIELDS = {
   jail: '`sftp/` (debug): whether paths are jailed',
   remoteDir: '`sftp/` (debug): REMOTE_DIR, when given',
   login: '`sftp/` (debug): how FTP logins are checked (`tunnel`, `ssh`, `password-file`)',
-  retry_ms: '`sftp/`: a login refused for too many attempts from its address: how long until it may try again',
+  retry_ms:
+    '`sftp/`: a login refused for too many attempts from its address: how long until it may try again',
 };
 
 // --- collecting from the code ---------------------------------------------------------------

@@ -4,7 +4,7 @@
  * granted or refused. The connection asks it before refusing a direct-tcpip or a remote forward.
  */
 import { networkInterfaces } from 'node:os';
-import { type Endpoint, FtpControlGuard, formatHostPort, type GuardEvent } from '@ftpfwd/ftp-proxy';
+import { type Endpoint, FtpControlGuard, type GuardEvent } from '@ftpfwd/ftp-proxy';
 import type { Logger } from 'pino';
 import { FtpPermitTable, type PermitDecision } from './ftp-permits.js';
 import { normalizeAddress } from './policy.js';

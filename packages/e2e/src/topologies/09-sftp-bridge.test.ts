@@ -107,9 +107,9 @@ describe('topology 9: FTP-only client → ftpfwd sftp/ gateway → NAT → SSH-o
   it('a wrong password is refused (530: curl exit 67), a path out of /srv is not served', () => {
     const { steps } = topo();
     expect(steps.get('c-wrong-password')?.code).toBe(67);
-    const escape = steps.get('c-escape');
-    expect(escape?.code, 'curl fetched a file outside the jail').not.toBe(0);
-    expect(escape?.stdout).not.toContain('root:');
+    const outside = steps.get('c-escape');
+    expect(outside?.code, 'curl fetched a file outside the jail').not.toBe(0);
+    expect(outside?.stdout).not.toContain('root:');
   });
 
   it("the NAT's WAN side carries only SSH, and no file marker in clear", async () => {

@@ -33,7 +33,10 @@ describe('relay with drainMs (FTP data channels)', () => {
       const pump = (): void => {
         while (written < 16 * 1024 * 1024) {
           written += chunk.length;
-          if (!server.write(chunk, (err) => err && (writeError ??= err))) {
+          const ok = server.write(chunk, (err) => {
+            if (err) writeError ??= err;
+          });
+          if (!ok) {
             server.once('drain', pump);
             return;
           }
