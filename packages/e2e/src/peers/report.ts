@@ -66,7 +66,7 @@ export function toMarkdown(r: MatrixResult, meta: { commit?: string } = {}): str
   out.push(
     `Each cell reads ${paths.map((p) => `\`${SHORT[p]}\``).join(' · ')} (${paths.map(describe).join('; ')}). ` +
       '✓ passes, ✗ fails, `✗ n/a`: fails without the tunnel, so its tunnel cells are not judged; ' +
-      'n/a in a tunnel position: that tunnel run failed, and so did the direct cell when run once more (a flaky baseline); ' +
+      'n/a in a tunnel position: that tunnel run failed, and so did the direct cell in one of up to three more runs (a flaky baseline); ' +
       '! not run (the server did not start); blank: the client has no such operation. ' +
       'A tunnel cell fails only when the same cell passes without the tunnel.',
     '',
