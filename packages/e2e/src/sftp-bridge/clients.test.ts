@@ -154,12 +154,13 @@ describe('lftp', () => {
     await lftp([`pget -n 4 big.bin -o ${out}`]);
     expect(sha256File(out)).toBe(sha256(BIG));
     // lftp closes each part's data connection at the part's end (the bridge logs a 426 for it)
-    // and goes on with the same sessions
+    // and goes on with the same sessions. How far a part got when lftp cut it is lftp's timing
+    // (a part it no longer needs can be cut before its first byte), so only the count is asserted.
     const cut = records.filter(
       (r) => r.msg === 'transfer aborted: data connection lost' && r.path === '/big.bin',
     );
     expect(cut.length).toBeGreaterThanOrEqual(1);
-    expect(cut.every((r) => typeof r.bytes === 'number' && r.bytes > 0)).toBe(true);
+    expect(cut.every((r) => typeof r.bytes === 'number')).toBe(true);
   });
 });
 
