@@ -456,6 +456,25 @@ describe('sftp bridge: files', () => {
     ]);
     expect((await c.cmd('NOOP')).code).toBe(200);
   });
+
+  it('an upload the file system refuses lets the client finish sending, then it reads the 552', async () => {
+    const { c, fake, logs } = await loggedIn();
+    await c.cmd('TYPE I');
+    const ok = await upload(c, 'STOR ok.bin', randomBytes(300_000));
+    expect(ok.code).toBe(226);
+    expect(logs.find((l) => l.msg === 'transfer complete' && l.command === 'STOR')?.bytes).toBe(300_000);
+    fake.failWritesAfter = { bytes: 10, code: 4, message: 'Failure' };
+    const d = await c.epsv();
+    expect((await c.cmd('STOR full.bin')).code).toBe(150);
+    // more than any socket buffers hold: without the drain the bridge's close resets this send
+    const sent = new Promise<string>((resolve) => {
+      d.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+      d.end(randomBytes(48 * 1024 * 1024), () => resolve('sent'));
+    });
+    expect(await sent).toBe('sent');
+    expect((await c.next()).code).toBe(552);
+    expect((await c.cmd('NOOP')).code).toBe(200);
+  });
 });
 
 describe('sftp bridge: data connections', () => {

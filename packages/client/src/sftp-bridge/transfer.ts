@@ -232,7 +232,8 @@ export function sftpToSocket(
 
 /**
  * Writes what arrives on `source` to the file from `start` on, until `source` ends and every WRITE
- * was answered. Rejects with the SFTP error (the first one), DataConnectionLost or TransferAborted.
+ * was answered. Rejects with the SFTP error (the first one; `source` is then left open and paused
+ * for the caller), DataConnectionLost or TransferAborted (`source` destroyed).
  */
 export function socketToSftp(
   ops: SftpOps,
@@ -261,11 +262,17 @@ export function socketToSftp(
       source.off('error', onLost);
       source.off('close', onClose);
     };
-    const fail = (err: Error): void => {
+    /**
+     * `keepSource`: an SFTP error leaves the data connection to the caller, paused, so that it can
+     * drain what the FTP client is still sending (a client that does not read the control
+     * connection while it sends would otherwise get a reset instead of the reply).
+     */
+    const fail = (err: Error, keepSource = false): void => {
       if (finished) return;
       finished = true;
       cleanup();
-      source.destroy();
+      if (keepSource) source.pause();
+      else source.destroy();
       reject(err);
     };
     const onAbort = (): void => fail(new TransferAborted('transfer aborted'));
@@ -299,7 +306,7 @@ export function socketToSftp(
         },
         (err: Error) => {
           inflight--;
-          fail(err);
+          fail(err, true);
         },
       );
       if (inflight >= depth) source.pause();

@@ -155,7 +155,9 @@ describe('SFTP errors from OpenSSH as FTP replies', () => {
     });
     c.add(() => bridge.close());
     const big = join(tempDir(c), 'big.bin');
-    writeFileSync(big, Buffer.alloc(4 * 1024 * 1024, 7));
+    // more than the socket buffers hold, so ftplib is still sending when the write fails: the
+    // bridge must drain it, or ftplib gets a reset and every later reply is off by one
+    writeFileSync(big, Buffer.alloc(32 * 1024 * 1024, 7));
     const out = await ftplib(
       bridge.listen.port,
       `

@@ -33,6 +33,32 @@ function bounded(p: Promise<void>): Promise<void> {
   return Promise.race([p.catch(() => {}), new Promise<void>((r) => setTimeout(r, CLOSE_WAIT_MS).unref())]);
 }
 
+/** How long a failed upload's data connection is read and discarded before it is closed. */
+const UPLOAD_DRAIN_MS = 5_000;
+
+/**
+ * After an upload fails on the SFTP side (disk full, permission), the FTP client may still be
+ * sending. Closing at once would reset its data connection, and a client that does not read the
+ * control connection while it sends (Python's ftplib, curl) then fails with a socket error and
+ * leaves the final reply unread, so every later reply in the session is off by one. Reading and
+ * discarding until the client ends (bounded in time, cut short by ABOR) lets it finish and read the
+ * 552/550/451, as it would from an FTP server that keeps reading.
+ */
+function drainThenClose(sock: Socket, signal: AbortSignal): void {
+  const close = () => {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', close);
+    sock.destroy();
+  };
+  const timer = setTimeout(close, UPLOAD_DRAIN_MS);
+  timer.unref();
+  signal.addEventListener('abort', close);
+  sock.on('error', close);
+  sock.on('end', () => sock.end(close));
+  sock.on('data', () => {});
+  sock.resume();
+}
+
 export async function runTransfer(s: FtpSession, job: TransferJob): Promise<void> {
   const abort = new AbortController();
   const stats: PumpResult = { netBytes: 0, fileBytes: 0 };
@@ -66,8 +92,12 @@ export async function runTransfer(s: FtpSession, job: TransferJob): Promise<void
     } catch (err) {
       failure = err;
     }
-    if (failure !== undefined) sock.destroy();
-    else {
+    if (failure !== undefined) {
+      const lostOrAborted = failure instanceof TransferAborted || failure instanceof DataConnectionLost;
+      if (job.direction === 'up' && !lostOrAborted) drainThenClose(sock, abort.signal);
+      else sock.destroy();
+      sock = undefined;
+    } else {
       // closed gracefully, its bytes handed to the kernel before the 226; destroying a socket at
       // once could reset bytes still on their way
       const done = sock;

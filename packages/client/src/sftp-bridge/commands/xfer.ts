@@ -132,8 +132,8 @@ async function store(s: FtpSession, verb: StoreKind, arg: string): Promise<void>
       verb === 'STOU'
         ? `FILE: ${name}`
         : `Opening ${mode(s)} mode data connection for ${path.virtual}${start ? ` at offset ${start}` : ''}`,
-    async work(sock, signal) {
-      const r = await socketToSftp(
+    work(sock, signal, stats) {
+      return socketToSftp(
         ops,
         h,
         start,
@@ -141,8 +141,8 @@ async function store(s: FtpSession, verb: StoreKind, arg: string): Promise<void>
         s.config.pump,
         signal,
         ascii ? new FromNetAscii() : undefined,
+        stats,
       );
-      return r.netBytes;
     },
     finish: () => ops.close(h),
     async diskFull() {
