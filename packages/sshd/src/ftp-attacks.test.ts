@@ -93,7 +93,9 @@ describe('forged replies echoed by the FTP server grant nothing', () => {
   });
 
   it('before login, split across packets, and as a PASV naming a third host: nothing', async () => {
-    const third = await startEchoOn('127.0.0.3');
+    // the port listens on the third host and on the FTP host, so a permit wrongly granted for
+    // either would connect (ok: true) rather than fail for want of a listener
+    const third = await startEchoOnBoth('127.0.0.3', '127.0.0.1');
     const { client } = await setup({ trustPasvAddress: true });
     const ftp = await control(client, false);
     const line = `X\nPASV\n227-(127,0,0,3,${third >> 8},${third & 255})\n227`;
@@ -210,12 +212,33 @@ describe('what a control channel may announce', () => {
 });
 
 /** An echo service on another loopback address: a "third host" on this machine. */
-async function startEchoOn(host: string): Promise<number> {
+async function startEchoOn(host: string, port = 0): Promise<number> {
   const srv = createServer((s) => s.pipe(s));
-  await new Promise<void>((r) => srv.listen(0, host, () => r()));
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(port, host, () => resolve());
+  });
   scope.add(() => new Promise<void>((r) => srv.close(() => r())));
   const a = srv.address();
   return typeof a === 'object' && a ? a.port : 0;
+}
+
+/**
+ * An echo service on one port at both hosts. The port is never the FTP server's or the target's
+ * (a port the kernel picks on one address can be in use on another, and those are permitted).
+ */
+async function startEchoOnBoth(first: string, second: string): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (port === ftpPort || port === target) continue;
+    try {
+      await startEchoOn(first, port);
+      await startEchoOn(second, port);
+      return port;
+    } catch {
+      // taken meanwhile on one of them: pick another
+    }
+  }
 }
 
 /** A control connection that greets and answers every command with `reply`. */
