@@ -41,10 +41,17 @@ const UPLOAD_DRAIN_MS = 5_000;
  * sending. Closing at once would reset its data connection, and a client that does not read the
  * control connection while it sends (Python's ftplib, curl) then fails with a socket error and
  * leaves the final reply unread, so every later reply in the session is off by one. Reading and
- * discarding until the client ends (bounded in time, cut short by ABOR) lets it finish and read the
- * 552/550/451, as it would from an FTP server that keeps reading.
+ * discarding until the client ends (bounded in time; an ABOR before the reply cuts it short) lets it
+ * finish and read the 552/550/451, as it would from an FTP server that keeps reading. The session
+ * goes on meanwhile: the reply does not wait for the drain.
  */
 function drainThenClose(sock: Socket, signal: AbortSignal): void {
+  sock.on('error', () => sock.destroy());
+  if (sock.readableEnded) {
+    // the client had sent everything before the failure: nothing to wait for
+    sock.end(() => sock.destroy());
+    return;
+  }
   const close = () => {
     clearTimeout(timer);
     signal.removeEventListener('abort', close);
