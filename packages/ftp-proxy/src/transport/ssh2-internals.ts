@@ -416,6 +416,8 @@ export interface ProbeReport {
   nativeCrypto: boolean;
   /** Features switched off, each with what was seen. */
   off: { feature: Ssh2Feature; reason: string }[];
+  /** Why the probe itself could not run (every feature is then kept, untested). */
+  error?: string;
 }
 
 let probing: Promise<ProbeReport> | undefined;
@@ -427,12 +429,13 @@ let probing: Promise<ProbeReport> | undefined;
 export function probeSsh2(): Promise<ProbeReport> {
   probing ??= runProbe().catch((err: unknown) => {
     // The probe itself could not run (no loopback?): keep every feature, say so.
-    return {
+    const report: ProbeReport = {
       version: ssh2Version(),
       nativeCrypto: ssh2NativeCrypto(),
       off: [],
       error: String(err),
-    } as ProbeReport;
+    };
+    return report;
   });
   return probing;
 }
@@ -459,6 +462,10 @@ async function runProbe(): Promise<ProbeReport> {
     privateKeyEncoding: { type: 'sec1', format: 'pem' },
     publicKeyEncoding: { type: 'spki', format: 'pem' },
   });
+  // the probe's client checks it reached the probe's own server, not whatever else answers there
+  const hostKey = ssh2.utils.parseKey(privateKey);
+  if (hostKey instanceof Error) throw new Error(`the probe's host key: ${hostKey.message}`);
+  const hostBlob = hostKey.getPublicSSH();
   const payload = randomBytes(96 * 1024);
   let serverConn: unknown;
   let serverChannel: (Duplex & ChannelInternals) | undefined;
@@ -491,7 +498,12 @@ async function runProbe(): Promise<ProbeReport> {
       new Promise<void>((resolve, reject) => {
         client.once('ready', () => resolve());
         client.once('error', reject);
-        client.connect({ host: '127.0.0.1', port, username: 'probe', hostVerifier: () => true });
+        client.connect({
+          host: '127.0.0.1',
+          port,
+          username: 'probe',
+          hostVerifier: (key: Buffer) => key.equals(hostBlob),
+        });
       }),
       'the probe connection',
     );
@@ -608,6 +620,11 @@ export async function checkSsh2(log: WarnLogger): Promise<ProbeReport> {
   const report = await probeSsh2();
   if (reported) return report;
   reported = true;
+  if (report.error !== undefined)
+    log.warn(
+      { event: 'ssh2-internals', ssh2: report.version, reason: report.error },
+      `ssh2 ${report.version}: the check of its internals could not run (${report.error}); using them unchecked`,
+    );
   for (const { feature, reason } of report.off)
     log.warn(
       { event: 'ssh2-internals', ssh2: report.version, feature, reason },
