@@ -46,12 +46,6 @@ const UPLOAD_DRAIN_MS = 5_000;
  * goes on meanwhile: the reply does not wait for the drain.
  */
 function drainThenClose(sock: Socket, signal: AbortSignal): void {
-  sock.on('error', () => sock.destroy());
-  if (sock.readableEnded) {
-    // the client had sent everything before the failure: nothing to wait for
-    sock.end(() => sock.destroy());
-    return;
-  }
   const close = () => {
     clearTimeout(timer);
     signal.removeEventListener('abort', close);
@@ -61,9 +55,13 @@ function drainThenClose(sock: Socket, signal: AbortSignal): void {
   timer.unref();
   signal.addEventListener('abort', close);
   sock.on('error', close);
-  sock.on('end', () => sock.end(close));
-  sock.on('data', () => {});
-  sock.resume();
+  // a client that had sent everything before the failure has nothing left to drain
+  if (sock.readableEnded) sock.end(close);
+  else {
+    sock.on('end', () => sock.end(close));
+    sock.on('data', () => {});
+    sock.resume();
+  }
 }
 
 export async function runTransfer(s: FtpSession, job: TransferJob): Promise<void> {
