@@ -10,6 +10,7 @@ import { parsePasswordFile, verifyPassword } from '@ftpfwd/ftp-proxy/cli';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   echoRoundTrip,
+  exitedWithOutput,
   freePort,
   pubLine,
   runSsh,
@@ -58,7 +59,7 @@ function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } =
   });
   if (opts.input !== undefined) child.stdin!.end(opts.input);
   else child.stdin!.end();
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const exited = exitedWithOutput(child);
   scope.add(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');

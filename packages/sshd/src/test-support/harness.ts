@@ -140,7 +140,7 @@ export function runSsh(
   child.stderr!.on('data', (d: Buffer) => {
     err += d.toString('utf8');
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = exitedWithOutput(child);
   scope.add(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
@@ -309,4 +309,16 @@ export async function ssh2Client(
   });
   client.setNoDelay(true);
   return client;
+}
+
+/**
+ * Resolves with a child's exit code once its output has been read too: 'exit' can come before the
+ * last bytes on its pipes, 'close' waits for them. A grandchild holding a pipe open must not hold
+ * the test, so 'exit' plus two seconds settles it as well.
+ */
+export function exitedWithOutput(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    child.once('close', (code: number | null) => resolve(code));
+    child.once('exit', (code) => setTimeout(() => resolve(code), 2000).unref());
+  });
 }

@@ -148,12 +148,15 @@ export function startProc(
   };
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
-  const exited = new Promise<number | null>((r) =>
-    child.once('exit', (code) => {
-      for (const l of listeners) l();
-      r(code);
-    }),
-  );
+  // 'exit' can come before the last bytes on the pipes; 'close' waits for them (or 'exit' plus two
+  // seconds, should a grandchild hold a pipe open)
+  const exited = new Promise<number | null>((r) => {
+    child.once('close', (code: number | null) => r(code));
+    child.once('exit', (code) => setTimeout(() => r(code), 2000).unref());
+  });
+  exited.then(() => {
+    for (const l of listeners) l();
+  });
   let done = false;
   exited.then(() => {
     done = true;
