@@ -149,7 +149,9 @@ describe('LocalFtpBroker, passive mode', () => {
   });
 
   it('keeps a released listener open for the release grace (the 226 can overtake the connection)', async () => {
-    const { broker } = setup(80);
+    // a grace far above the 20 ms waited: a stalled event loop (test files share two cores) must
+    // not let the grace run out before the connection is accepted
+    const { broker } = setup(2_000);
     const lease = await broker.openPassive(
       { command: 'EPSV', server: { host: '192.0.2.21', port: 30000 }, idleTimeoutMs: 5_000 },
       session(),

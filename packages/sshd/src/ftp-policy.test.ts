@@ -221,8 +221,12 @@ describe('FTP-aware remote forwards (active)', () => {
     );
 
     // With the control channel gone, no new slot.
+    // (its permits go once the channel and its TCP connection to the FTP server have both closed)
     channel.close();
-    await new Promise((r) => setTimeout(r, 200));
-    expect(await forwardIn(client, 0)).toBeInstanceOf(Error);
+    await waitFor(
+      async () => (await forwardIn(client, 0)) instanceof Error,
+      10_000,
+      'no slot without control',
+    );
   });
 });

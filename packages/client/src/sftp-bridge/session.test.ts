@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashPassword, setPasswordLine } from '@ftpfwd/ftp-proxy/cli';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type SftpBridge, type SftpBridgeOptions, SftpLoginError, startSftpBridge } from './index.js';
 import { type FakeOptions, FakeSftp } from './test-support/fake-sftp.js';
 import { dataConnect, RawFtp, readAll, writeAll } from './test-support/ftp-client.js';
@@ -170,9 +170,9 @@ describe('sftp bridge: session basics', () => {
     expect(bridge.sessions()).toBe(1);
     expect((await c.cmd('QUIT')).code).toBe(221);
     await new Promise((r) => c.sock.once('close', r));
-    await new Promise((r) => setTimeout(r, 20));
+    // the bridge's side tears down on its socket's close, which can come a turn later
+    await vi.waitFor(() => expect(bridge.sessions()).toBe(0));
     expect(fake.closed).toBe(true);
-    expect(bridge.sessions()).toBe(0);
   });
 
   it('the bridge closing tells each FTP client 421', async () => {
@@ -196,8 +196,10 @@ describe('sftp bridge: session basics', () => {
       release = r;
     });
     const made: FakeSftp[] = [];
+    let opening = false;
     const s = await start({
       openSftp: async () => {
+        opening = true;
         await gate;
         const f = new FakeSftp();
         made.push(f);
@@ -207,13 +209,12 @@ describe('sftp bridge: session basics', () => {
     const c = await s.ftp();
     await c.cmd('USER u');
     c.send('PASS p');
-    await new Promise((r) => setTimeout(r, 20));
+    await vi.waitFor(() => expect(opening).toBe(true));
     c.close();
     await new Promise((r) => setTimeout(r, 20));
     release();
-    await new Promise((r) => setTimeout(r, 50));
-    expect(made[0]?.closed).toBe(true);
-    expect(s.bridge.sessions()).toBe(0);
+    await vi.waitFor(() => expect(s.bridge.sessions()).toBe(0));
+    await vi.waitFor(() => expect(made[0]?.closed).toBe(true));
   });
 
   it('an SFTP session the server closes ends the FTP session with 421', async () => {

@@ -321,11 +321,13 @@ describe('ftpfwd against ftpfwd-sshd', () => {
     const sshd = await startFtpfwdSshd(c, ['--config', cfg]);
     const { lport, fwd } = await forwardFtp(sshd, ftp);
     // 12 sessions at once need 24 channels (control + data) on one SSH connection that allows 16:
-    // the data channels beyond wait for earlier transfers to end.
+    // the data channels beyond wait for earlier transfers to end. Each transfer is held to about
+    // two seconds (--limit-rate), so the sessions overlap even when a loaded machine starts the
+    // curls apart.
     const out = tempDir(c);
     const runs = await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
-        curl([`ftp://127.0.0.1:${lport}/file.bin`, '-o', join(out, `${i}.bin`)]),
+        curl(['--limit-rate', '128K', `ftp://127.0.0.1:${lport}/file.bin`, '-o', join(out, `${i}.bin`)]),
       ),
     );
     runs.forEach((r, i) => {

@@ -253,7 +253,9 @@ describe('gateway config: SIGHUP during start-up', () => {
     );
     const fwd = startFtpfwd(c, ['--config', cfg], cleanEnv(home));
     // SIGHUP as soon as the process catches it (bit 1 of SigCgt), while the relay still holds.
-    for (let i = 0; i < 100 && !catchesSighup(fwd.child.pid!); i++)
+    // A cold start on a loaded machine can take seconds before the handler is in; the relay's
+    // hold only starts once ftpfwd connects, after that, so waiting long does not weaken this.
+    for (let i = 0; i < 2000 && !catchesSighup(fwd.child.pid!); i++)
       await new Promise((r) => setTimeout(r, 10));
     expect(catchesSighup(fwd.child.pid!)).toBe(true);
     expect(fwd.output()).not.toMatch(/ via /);

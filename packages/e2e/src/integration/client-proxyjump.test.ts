@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FtpControl } from './support/ftp-control.js';
 import {
   Cleanup,
@@ -494,7 +494,7 @@ describe('where the connection comes from', () => {
     expect(target.log()).toMatch(/Connection from 127\.0\.0\.2 port \d+ on 127\.0\.0\.1 port/);
   });
 
-  it('ConnectionAttempts=4: an SSH server that comes up a moment later is reached', async () => {
+  it('ConnectionAttempts=10: an SSH server that comes up a moment later is reached', async () => {
     const target = await startOpenSshd(c);
     await target.stop();
     const fwd = startFtpfwd(
@@ -502,7 +502,8 @@ describe('where the connection comes from', () => {
       [
         ...direct(target),
         '-o',
-        'ConnectionAttempts=4',
+        // one attempt a second, as ssh: room for starting sshd on a loaded machine
+        'ConnectionAttempts=10',
         '-o',
         'ConnectTimeout=5',
         '-L',
@@ -556,7 +557,8 @@ describe('IdentitiesOnly with an agent', () => {
     const fp = (await run('ssh-keygen', ['-lf', `${other.priv}.pub`])).stdout
       .toString()
       .split(' ')[1] as string;
-    expect(target.log()).toMatch(/Accepted publickey/);
+    // sshd's monitor answers the key check before it logs it: the line can follow ftpfwd's
+    await vi.waitFor(() => expect(target.log()).toMatch(/Accepted publickey/), { timeout: 10_000 });
     expect(target.log()).not.toContain(fp);
   });
 });

@@ -228,8 +228,7 @@ describe.runIf(isRoot())('ftpfwd -g -L sftp/PORT --sftp-login ssh (two system us
 
     const wrong = await curl(['-u', `${alice.name}:not-it`, `ftp://127.0.0.1:${port}/`]);
     expect(wrong.code).toBe(67); // curl: the server denied the login
-    await new Promise((r) => setTimeout(r, 200));
-    expect(proc.output()).toMatch(
+    await proc.waitFor(
       new RegExp(`FTP login refused.*user=${alice.name}.*refused the user name or password`),
     );
     expect(proc.output()).toMatch(new RegExp(`FTP login.*user=${bob.name}`));
