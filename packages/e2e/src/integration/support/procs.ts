@@ -154,12 +154,11 @@ export function startProc(
     child.once('close', (code: number | null) => r(code));
     child.once('exit', (code) => setTimeout(() => r(code), 2000).unref());
   });
-  exited.then(() => {
-    for (const l of listeners) l();
-  });
+  // done before the waiters look again, so that one still waiting rejects at once
   let done = false;
   exited.then(() => {
     done = true;
+    for (const l of listeners) l();
   });
   const proc: Proc = {
     child,
