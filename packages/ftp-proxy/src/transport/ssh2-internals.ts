@@ -427,16 +427,15 @@ let probing: Promise<ProbeReport> | undefined;
  * that are missing or misbehave. Once per process; later calls get the same report. Never rejects.
  */
 export function probeSsh2(): Promise<ProbeReport> {
-  probing ??= runProbe().catch((err: unknown) => {
-    // The probe itself could not run (no loopback?): keep every feature, say so.
-    const report: ProbeReport = {
+  // The probe itself could not run (no loopback?): keep every feature, say so.
+  probing ??= runProbe().catch(
+    (err: unknown): ProbeReport => ({
       version: ssh2Version(),
       nativeCrypto: ssh2NativeCrypto(),
       off: [],
       error: String(err),
-    };
-    return report;
-  });
+    }),
+  );
   return probing;
 }
 
